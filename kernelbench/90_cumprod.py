@@ -1,0 +1,292 @@
+# KernelBench level 1, problem 90: torch.cumprod(x, dim). Generated from the triton_cumprod
+# package by `python -m triton_cumprod.kernelbench --write`; edit the package, not this file.
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def mul_combine(a, b):
+    # The associative operator of the scan; every kernel family scans and reduces with it.
+    return a * b
+
+
+@triton.jit
+def scan_rows_kernel(
+    x_ptr,  # input, read as (n_rows, length) through its own strides
+    y_ptr,  # output: contiguous (n_rows, length), or (n_rows, n_chunks) chunk products if REDUCE
+    prefix_ptr,  # (n_rows, n_chunks) inclusive products of the chunks; read if HAS_PREFIX
+    n_rows,
+    length,
+    chunk,  # elements of a row that one program covers (a multiple of BLOCK_L)
+    stride_xr,
+    stride_xl,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    BLOCK_R: tl.constexpr,  # rows per program
+    BLOCK_L: tl.constexpr,  # elements per row and step
+    REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+):
+    # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
+    # walking the chunk BLOCK_L at a time and carrying each row's running product.
+    pid_r = tl.program_id(0)
+    pid_c = tl.program_id(1)
+    n_chunks = tl.num_programs(1)
+    rows = (pid_r * BLOCK_R + tl.arange(0, BLOCK_R)).to(tl.int64)
+    row_mask = rows < n_rows
+    start = pid_c.to(tl.int64) * chunk
+    end = tl.minimum(start + chunk, length)
+    if HAS_PREFIX:
+        carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1).to(ACC)
+    else:
+        carry = tl.full([BLOCK_R], 1, ACC)
+    x_rows = x_ptr + rows[:, None] * stride_xr
+    y_rows = y_ptr + rows[:, None] * length
+    for col in range(start, end, BLOCK_L):
+        cols = col + tl.arange(0, BLOCK_L)
+        mask = row_mask[:, None] & (cols < end)[None, :]
+        x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        # Fold the running product into the step's first column: the scan then continues each row
+        # and the tile's product is the next carry.
+        x = tl.where(cols[None, :] == col, x * carry[:, None], x)
+        if not REDUCE:
+            tl.store(y_rows + cols[None, :], tl.associative_scan(x, 1, mul_combine).to(OUT), mask=mask)
+        carry = tl.reduce(x, 1, mul_combine)
+    if REDUCE:
+        tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
+
+
+@triton.jit
+def scan_cols_kernel(
+    x_ptr,  # input, read as (n_outer, length, inner) through its own strides
+    y_ptr,  # output: contiguous (n_outer, length, inner), or (n_outer, n_chunks, inner) if REDUCE
+    prefix_ptr,  # (n_outer, n_chunks, inner) inclusive products of the chunks; read if HAS_PREFIX
+    n_outer,
+    length,
+    inner,
+    chunk,  # scan positions that one program covers (a multiple of BLOCK_L)
+    stride_xo,
+    stride_xl,
+    stride_xi,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    BLOCK_L: tl.constexpr,  # scan positions per step
+    BLOCK_I: tl.constexpr,  # inner positions per program: the coalesced axis
+    REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+):
+    # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
+    # [c * chunk, +chunk) in [BLOCK_L, BLOCK_I] tiles, loading whole cache lines along `inner`.
+    pid = tl.program_id(0)
+    pid_c = tl.program_id(1)
+    n_chunks = tl.num_programs(1)
+    n_col_blocks = tl.cdiv(inner, BLOCK_I)
+    outer = (pid // n_col_blocks).to(tl.int64)
+    cols = (pid % n_col_blocks) * BLOCK_I + tl.arange(0, BLOCK_I)
+    col_mask = cols < inner
+    start = pid_c.to(tl.int64) * chunk
+    end = tl.minimum(start + chunk, length)
+    if HAS_PREFIX:
+        prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
+        carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1).to(ACC)
+    else:
+        carry = tl.full([BLOCK_I], 1, ACC)
+    x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
+    y_cols = y_ptr + outer * length * inner + cols
+    for pos in range(start, end, BLOCK_L):
+        steps = pos + tl.arange(0, BLOCK_L)
+        mask = (steps < end)[:, None] & col_mask[None, :]
+        x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
+        x = x.to(OUT).to(ACC)
+        # Fold the running product into the step's first row: the scan then continues each column
+        # and the tile's product is the next carry.
+        x = tl.where(steps[:, None] == pos, x * carry[None, :], x)
+        if not REDUCE:
+            y = tl.associative_scan(x, 0, mul_combine)
+            tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
+        carry = tl.reduce(x, 0, mul_combine)
+    if REDUCE:
+        tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
+
+
+def accumulator_dtype(dtype):
+    """The dtype a scan producing `dtype` multiplies in: fp32 for the half types, else `dtype` itself."""
+    if dtype == torch.float16 or dtype == torch.bfloat16:
+        return torch.float32
+    return dtype
+
+
+def triton_dtype(dtype):
+    """The triton.language dtype for a torch dtype, to pass as a constexpr."""
+    return getattr(tl, str(dtype).split(".")[-1])
+
+
+def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce):
+    """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
+    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
+    _, n_chunks, chunk, block_r, block_l, num_warps = plan
+    grid = (triton.cdiv(n_rows, block_r), n_chunks)
+    scan_rows_kernel[grid](
+        x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
+        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
+        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    )
+
+
+def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+    """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
+    input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
+    _, n_chunks, chunk, block_i, block_l, num_warps = plan
+    grid = (n_outer * triton.cdiv(inner, block_i), n_chunks)
+    scan_cols_kernel[grid](
+        x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
+        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,
+        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    )
+
+
+def tile_settings(capability):
+    """Launch settings per GPU generation, measured with benchmarks/sweep.py: (longest row step,
+    elements per tile of short rows, elements per column tile, programs per SM a split scan aims
+    for). A row step of 8192 fp32 is 64 values a thread at 4 warps: it fits the register file of
+    sm_89 (RTX 4090) as well as sm_90 (H200), and no tile uses more than 32 KB of shared memory."""
+    if capability >= (9, 0):
+        return 8192, 2048, 8192, 4
+    return 8192, 2048, 8192, 4
+
+
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability):
+    """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
+
+    Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps): kind is "rows" (inner == 1,
+    BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
+    cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
+    alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
+    along the scan axis, which decides whether a row tile can load along it.
+    """
+    row_step, short_tile, col_tile, split_programs_per_sm = tile_settings(capability)
+    if inner == 1:
+        kind = "rows"
+        # Rows whose elements are strided (a transposed input) take a square tile: it reads along
+        # the rows' neighbours and the compiler transposes it through shared memory to write rows.
+        block_l = min(triton.next_power_of_2(length), row_step if unit_stride else 64)
+        block_a = min(max(1, short_tile // block_l), triton.next_power_of_2(n_outer))
+        lines = triton.cdiv(n_outer, block_a)
+    else:
+        kind = "cols"
+        block_a = min(triton.next_power_of_2(inner), 128)
+        block_l = min(col_tile // block_a, triton.next_power_of_2(length))
+        lines = n_outer * triton.cdiv(inner, block_a)
+    num_warps = 4 if block_a * block_l > short_tile else max(1, block_a * block_l // 1024)
+    n_chunks = 1
+    if lines < n_sm and length > 2 * block_l:
+        # Fewer lines than SMs: one pass more over the input costs less than idle SMs.
+        n_chunks = min(triton.cdiv(split_programs_per_sm * n_sm, lines), triton.cdiv(length, block_l), 65535)
+    chunk = triton.cdiv(triton.cdiv(length, n_chunks), block_l) * block_l
+    n_chunks = triton.cdiv(length, chunk)
+    return kind, n_chunks, chunk, block_a, block_l, num_warps
+
+
+def merged_stride(sizes, strides):
+    """The stride of the dims `sizes` read as one flattened dim, or None when they are not evenly
+    spaced in memory. Dims of size 1 never matter; no dims at all read as stride 0."""
+    stride = None
+    span = None
+    for size, step in zip(reversed(sizes), reversed(strides)):
+        if size == 1:
+            continue
+        if stride is None:
+            stride = step
+        elif step != span:
+            return None
+        span = step * size
+    return 0 if stride is None else stride
+
+
+def scan_view(x, dim):
+    """Read `x` as (n_outer, length, inner) around `dim`: returns the tensor to read (x itself, or a
+    contiguous copy when the dims before or after `dim` do not merge), the three sizes and its three
+    strides over them."""
+    sizes = x.shape
+    length = sizes[dim]
+    n_outer = 1
+    for size in sizes[:dim]:
+        n_outer *= size
+    inner = 1
+    for size in sizes[dim + 1:]:
+        inner *= size
+    stride_o = merged_stride(sizes[:dim], x.stride()[:dim])
+    stride_i = merged_stride(sizes[dim + 1:], x.stride()[dim + 1:])
+    if stride_o is None or stride_i is None:
+        x = x.contiguous()
+        stride_o, stride_i = length * inner, 1
+    return x, n_outer, length, inner, (stride_o, x.stride(dim), stride_i)
+
+
+def device_traits(device):
+    """(multiprocessor count, compute capability) of `device`. Tensors on the CPU only reach the
+    kernels under TRITON_INTERPRET=1, which runs programs one by one: 4 small SMs keep grids small."""
+    if device.type != "cuda":
+        return 4, (0, 0)
+    props = torch.cuda.get_device_properties(device)
+    return props.multi_processor_count, (props.major, props.minor)
+
+
+def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
+    """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
+    its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
+    pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
+    and a second pass scans the chunks. Every product is taken in a fixed order: results are
+    bitwise reproducible."""
+    n_sm, capability = device_traits(x.device)
+    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability)
+    n_chunks = plan[1]
+    prefix = None
+    if n_chunks > 1:
+        acc = accumulator_dtype(out_dtype)
+        totals = torch.empty((n_outer, n_chunks, inner), dtype=acc, device=x.device)
+        launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
+        prefix = torch.empty_like(totals)
+        scan_3d(totals, prefix, n_outer, n_chunks, inner, totals.stride(), acc)
+    launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, False)
+
+
+def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+    if plan[0] == "rows":
+        launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce)
+    else:
+        launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce)
+
+
+def default_dtype(dtype):
+    """torch.cumprod's result dtype when no dtype= is given: int64 for integers and bool."""
+    if dtype.is_floating_point or dtype.is_complex:
+        return dtype
+    return torch.int64
+
+
+def cumprod_forward(x, dim, out_dtype):
+    """torch.cumprod(x, dim, dtype=out_dtype) as a new contiguous tensor, for `x` of any shape and
+    strides and `dim` already checked."""
+    y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+    if y.numel() == 0:
+        return y
+    if x.dim() == 0 or x.shape[dim] == 1:
+        # A scan of one element is the element, cast as torch casts.
+        return y.copy_(x)
+    x, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
+    scan_3d(x, y, n_outer, length, inner, strides, out_dtype)
+    return y
+
+
+class ModelNew(nn.Module):
+    """torch.cumprod(x, dim) computed by the Triton kernels above, for any shape and dim."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return cumprod_forward(x, self.dim, default_dtype(x.dtype))

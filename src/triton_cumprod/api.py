@@ -1,0 +1,70 @@
+"""The public cumprod: torch.cumprod's semantics on top of the Triton kernels."""
+import os
+import warnings
+
+import torch
+
+from .forward import cumprod_forward, default_dtype
+
+# The dtypes the kernels write; the inputs they read are these and bool.
+KERNEL_DTYPES = frozenset({
+    torch.float16, torch.bfloat16, torch.float32, torch.float64,
+    torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
+})
+
+
+def result_dtype(input, dtype, out):
+    """The dtype torch.cumprod computes in: `dtype=`, else `out`'s, else int64 for integers and bool."""
+    if dtype is not None:
+        return dtype
+    if out is not None:
+        return out.dtype
+    return default_dtype(input.dtype)
+
+
+def runs_on_kernels(input, dim, dtype, out):
+    """Whether our kernels compute this call. Everything else, including every call torch rejects,
+    goes to torch.cumprod itself, so that it raises torch's own error or computes what we do not:
+    complex and bool or float8 results, devices other than CUDA (and the CPU under
+    TRITON_INTERPRET=1), and inputs that require grad."""
+    if not isinstance(input, torch.Tensor) or type(dim) is not int:
+        return False
+    if input.device.type != "cuda" and not (input.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
+        return False
+    if not -max(input.dim(), 1) <= dim < max(input.dim(), 1):
+        return False
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        return False
+    if out is not None:
+        if not isinstance(out, torch.Tensor) or out.device != input.device:
+            return False
+        if dtype is not None and out.dtype != dtype:
+            return False
+    if torch.is_grad_enabled() and (input.requires_grad or (out is not None and out.requires_grad)):
+        return False
+    return (input.dtype in KERNEL_DTYPES or input.dtype == torch.bool) and result_dtype(input, dtype, out) in KERNEL_DTYPES
+
+
+def cumprod(input, dim, *, dtype=None, out=None):
+    """Cumulative product of `input` along `dim`, as torch.cumprod(input, dim, dtype=dtype, out=out).
+
+    Integer and bool inputs give int64 unless `dtype` says otherwise; `dtype` casts the input before
+    the scan; fp16 and bf16 multiply in fp32. `out` is resized and written as torch does.
+    """
+    if not runs_on_kernels(input, dim, dtype, out):
+        return torch.cumprod(input, dim, dtype=dtype, out=out)
+    result = cumprod_forward(input, dim, result_dtype(input, dtype, out))
+    if out is None:
+        return result
+    if out.shape != result.shape:
+        if out.numel() != 0:
+            warnings.warn(
+                f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                f"which does not match the required output shape {list(result.shape)}. This behavior is "
+                "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                "elements with t.resize_(0).",
+                UserWarning,
+            )
+        out.resize_(result.shape)
+    return out.copy_(result)

@@ -1,0 +1,269 @@
+"""Benchmark cumprod against a device copy and the implementations a user would pick instead.
+
+    python -m triton_cumprod.bench                       # the prompt's case: fp32 32768 x 32768, dim 1
+    python -m triton_cumprod.bench --suite --json r.json --plot r.png
+    python -m triton_cumprod.bench --shape 16,16777216 --dim 1 --dtype bfloat16
+
+Every figure is a ratio to x.clone() on the same tensor in the same run (1.00 = copy speed), timed
+with triton.testing.do_bench (median). Without a GPU it says so and runs one small case under
+TRITON_INTERPRET=1, for ours and torch only.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from triton_cumprod.forward import default_dtype
+
+# (name, shape, dim, dtype, input): "rand" is the prompt's torch.rand; "near1" keeps long products
+# from underflowing, so the error column means something.
+SEED_CASE = ("seed fp32", (32768, 32768), 1, "float32", "rand")
+SUITE = [
+    SEED_CASE,
+    ("bf16", (32768, 32768), 1, "bfloat16", "near1"),
+    ("fp16", (32768, 32768), 1, "float16", "near1"),
+    ("fp64", (16384, 32768), 1, "float64", "near1"),
+    ("int32 -> int64", (16384, 32768), 1, "int32", "near1"),
+    ("dim 0", (32768, 32768), 0, "float32", "near1"),
+    ("transposed", (32768, 32768), 1, "float32", "transposed"),
+    ("short rows", (4194304, 64), 1, "float32", "near1"),
+    ("3-D dim 1", (64, 4096, 1024), 1, "float32", "near1"),
+    ("16 rows", (16, 16777216), 1, "float32", "near1"),
+    ("1-D", (268435456,), 0, "float32", "near1"),
+    ("tiny", (8, 128), 1, "float32", "near1"),
+]
+CPU_CASE = ("small (interpreter)", (16, 1000), 1, "float32", "near1")
+# The seed's kernel walks each line serially: past this length it would run for minutes.
+SEED_MAX_LENGTH = 65536
+HOST_TIMED_NUMEL = 1 << 20
+
+
+def make_input(shape, dtype, kind, device):
+    dtype = getattr(torch, dtype)
+    if kind == "rand":
+        return torch.rand(shape, device=device).to(dtype)
+    if kind == "transposed":
+        return make_input(shape[::-1], "float32", "near1", device).to(dtype).t()
+    if dtype.is_floating_point:
+        return (1 + (torch.rand(shape, device=device) - 0.5) / 256).to(dtype)
+    return torch.randint(-3, 4, shape, device=device).to(dtype)
+
+
+def max_rel_error(x, y, dim):
+    """Max relative error of `y` against torch.cumprod in float64 (int64 for integers) on up to 64
+    lines of `x`; rows of a zero reference count by absolute error."""
+    lines = [slice(None)] * x.dim()
+    other = 0 if (dim % x.dim()) != 0 or x.dim() == 1 else 1
+    if x.dim() > 1:
+        lines[other] = slice(0, 64)
+    xs, ys = x[tuple(lines)], y[tuple(lines)]
+    if x.dtype.is_floating_point:
+        ref = torch.cumprod(xs.double(), dim)
+        err = (ys.double() - ref).abs() / ref.abs().clamp_min(torch.finfo(torch.float64).tiny)
+        return err.nan_to_num(nan=float("inf")).max().item() if err.numel() else 0.0
+    ref = torch.cumprod(xs.long(), dim)
+    return float((ys.long() != ref).any().item())
+
+
+def providers(include_compile=True):
+    """(name, factory) pairs; a factory returns fn(x, dim) or raises ImportError with the reason."""
+    from triton_cumprod import cumprod
+    from triton_cumprod.kernelbench import ANSWER_FILE, SEED_FILE, load_model
+
+    def compiled():
+        return torch.compile(torch.cumprod, dynamic=False)
+
+    def answer():
+        model_class = load_model(ANSWER_FILE).ModelNew
+        return lambda x, dim: model_class(dim)(x)
+
+    def seed():
+        model_class = load_model(SEED_FILE).ModelNew
+        return lambda x, dim: model_class(dim)(x)
+
+    def flag_gems():
+        import flag_gems
+        return flag_gems.cumprod if hasattr(flag_gems, "cumprod") else flag_gems.ops.cumprod
+
+    def cupy():
+        import cupy
+        return lambda x, dim: torch.as_tensor(cupy.cumprod(cupy.asarray(x), axis=dim), device=x.device)
+
+    table = [
+        ("ours", lambda: cumprod),
+        ("torch", lambda: torch.cumprod),
+        ("torch.compile", compiled),
+        ("answer file", answer),
+        ("seed kernel", seed),
+        ("FlagGems", flag_gems),
+        ("CuPy", cupy),
+    ]
+    return [(name, make) for name, make in table if include_compile or name != "torch.compile"]
+
+
+def host_us_per_call(fn, calls=2000):
+    """Wall-clock microseconds per call over many synchronised calls: the launch cost of tiny tensors."""
+    fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def run_case(case, impls, log):
+    import triton.testing
+
+    name, shape, dim, dtype, kind = case
+    x = make_input(shape, dtype, kind, "cuda")
+    nbytes = x.numel() * (x.element_size() + torch.empty((), dtype=default_dtype(x.dtype)).element_size())
+    bench = lambda fn: triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
+    t_copy = bench(lambda: x.clone())
+    rows = [{"impl": "copy", "ms": t_copy, "gbps": 2 * x.numel() * x.element_size() / t_copy / 1e6, "ratio": 1.0}]
+    if x.numel() <= HOST_TIMED_NUMEL:
+        rows[0]["host_us"] = host_us_per_call(lambda: x.clone())
+    for impl, make in impls:
+        log(f"  {name}: {impl}")
+        row = {"impl": impl}
+        try:
+            if impl == "seed kernel" and shape[dim] > SEED_MAX_LENGTH:
+                raise ImportError(f"serial over {shape[dim]} elements a line: minutes; skipped")
+            fn = make()
+            y = fn(x, dim)
+            row["max_rel_err"] = max_rel_error(x, y, dim)
+            del y
+            t = bench(lambda: fn(x, dim))
+            row.update(ms=t, gbps=nbytes / t / 1e6, ratio=t_copy / t)
+            if x.numel() <= HOST_TIMED_NUMEL:
+                row["host_us"] = host_us_per_call(lambda: fn(x, dim))
+        except Exception as err:  # a peer that is missing or fails here is reported, not fatal
+            row["skipped"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
+        rows.append(row)
+    torch_row = next((r for r in rows if r["impl"] == "torch" and "ms" in r), None)
+    for row in rows:
+        if torch_row and "ms" in row:
+            row["vs_torch"] = torch_row["ms"] / row["ms"]
+    return {"case": name, "shape": list(shape), "dim": dim, "dtype": dtype, "input": kind, "results": rows}
+
+
+def format_table(report):
+    lines = [f"{'case':<20} {'impl':<14} {'ms':>9} {'GB/s':>7} {'ratio':>6} {'vs torch':>8} {'max rel err':>11} {'host us':>8}"]
+    for case in report["cases"]:
+        title = f"{case['case']} {'x'.join(map(str, case['shape']))} dim {case['dim']} {case['dtype']}"
+        lines.append(title)
+        for row in case["results"]:
+            if "skipped" in row:
+                lines.append(f"{'':<20} {row['impl']:<14} skipped: {row['skipped']}")
+                continue
+            err = f"{row['max_rel_err']:.2e}" if "max_rel_err" in row else ""
+            host = f"{row['host_us']:.1f}" if "host_us" in row else ""
+            vs = f"{row['vs_torch']:.2f}x" if "vs_torch" in row else ""
+            lines.append(f"{'':<20} {row['impl']:<14} {row['ms']:>9.3f} {row['gbps']:>7.0f} {row['ratio']:>6.3f} {vs:>8} {err:>11} {host:>8}")
+    return "\n".join(lines)
+
+
+def plot(report, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [c["case"] for c in report["cases"]]
+    impls = [r["impl"] for r in report["cases"][0]["results"] if r["impl"] != "copy"]
+    fig, ax = plt.subplots(figsize=(max(8, len(cases) * 1.2), 4.5))
+    width = 0.8 / len(impls)
+    for i, impl in enumerate(impls):
+        ratios = [next((r.get("ratio", 0) for r in c["results"] if r["impl"] == impl), 0) for c in report["cases"]]
+        ax.bar([k + i * width for k in range(len(cases))], ratios, width, label=impl)
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(cases))], cases, rotation=30, ha="right")
+    ax.set_ylabel("ratio to x.clone() (1.0 = copy speed)")
+    ax.set_title(f"cumprod on {report['device']}")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", action="store_true", help="run the standard suite of layouts and dtypes")
+    parser.add_argument("--shape", help="one custom case, e.g. 16,16777216")
+    parser.add_argument("--dim", type=int, default=1)
+    parser.add_argument("--dtype", default="float32", choices=["float16", "bfloat16", "float32", "float64", "int32", "int64"])
+    parser.add_argument("--only", help="comma-separated implementations to run (default: all)")
+    parser.add_argument("--json", metavar="FILE", help="write every figure and the versions as JSON")
+    parser.add_argument("--plot", metavar="FILE", help="write a PNG of the ratio to copy per case")
+    args = parser.parse_args(argv)
+    if args.shape and args.suite:
+        parser.error("--shape and --suite are exclusive")
+    return args
+
+
+def selected_cases(args):
+    if args.suite:
+        return SUITE
+    if args.shape:
+        shape = tuple(int(s) for s in args.shape.split(","))
+        return [("custom", shape, args.dim, args.dtype, "near1")]
+    return [SEED_CASE]
+
+
+def cpu_report(args):
+    """No GPU: one small case under the interpreter, for ours and torch, timed by the wall clock."""
+    from triton_cumprod import cumprod
+
+    name, shape, dim, dtype, kind = CPU_CASE
+    x = make_input(shape, dtype, kind, "cpu")
+    rows = []
+    for impl, fn in [("ours", cumprod), ("torch", torch.cumprod)]:
+        start = time.perf_counter()
+        y = fn(x, dim)
+        rows.append({"impl": impl, "wall_ms": (time.perf_counter() - start) * 1e3, "max_rel_err": max_rel_error(x, y, dim)})
+    return {"device": "cpu (TRITON_INTERPRET=1)", "cases": [{"case": name, "shape": list(shape), "dim": dim, "dtype": dtype, "input": kind, "results": rows}]}
+
+
+def versions():
+    import triton
+    return {"torch": torch.__version__, "triton": triton.__version__, "python": platform.python_version()}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not torch.cuda.is_available():
+        if os.environ.get("TRITON_INTERPRET") != "1":
+            # Triton reads TRITON_INTERPRET when the kernels are defined: start again with it set.
+            os.execve(sys.executable, [sys.executable, "-m", "triton_cumprod.bench", *(argv or sys.argv[1:])],
+                      {**os.environ, "TRITON_INTERPRET": "1"})
+        print("No CUDA device: running one small case on the CPU under TRITON_INTERPRET=1 (ours and torch). "
+              "Its times measure the interpreter, not a GPU; run on a GPU for the real benchmark.")
+        report = cpu_report(args)
+        for row in report["cases"][0]["results"]:
+            print(f"  {CPU_CASE[0]} {row['impl']:<6} {row['wall_ms']:9.1f} ms wall  max rel err {row['max_rel_err']:.2e}")
+    else:
+        impls = providers()
+        if args.only:
+            wanted = set(args.only.split(","))
+            impls = [(n, m) for n, m in impls if n in wanted]
+        report = {"device": torch.cuda.get_device_name(), "capability": list(torch.cuda.get_device_capability()), "cases": []}
+        log = lambda msg: print(msg, file=sys.stderr, flush=True)
+        for case in selected_cases(args):
+            report["cases"].append(run_case(case, impls, log))
+            torch.cuda.empty_cache()
+        print(format_table(report))
+    report["versions"] = versions()
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    if args.plot and "capability" in report:
+        plot(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

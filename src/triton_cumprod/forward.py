@@ -1,0 +1,63 @@
+import torch
+
+from .dispatch import plan_scan
+from .kernels.cols import launch_cols
+from .kernels.combine import accumulator_dtype
+from .kernels.rows import launch_rows
+from .layout import scan_view
+
+
+def device_traits(device):
+    """(multiprocessor count, compute capability) of `device`. Tensors on the CPU only reach the
+    kernels under TRITON_INTERPRET=1, which runs programs one by one: 4 small SMs keep grids small."""
+    if device.type != "cuda":
+        return 4, (0, 0)
+    props = torch.cuda.get_device_properties(device)
+    return props.multi_processor_count, (props.major, props.minor)
+
+
+def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
+    """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
+    its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
+    pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
+    and a second pass scans the chunks. Every product is taken in a fixed order: results are
+    bitwise reproducible."""
+    n_sm, capability = device_traits(x.device)
+    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability)
+    n_chunks = plan[1]
+    prefix = None
+    if n_chunks > 1:
+        acc = accumulator_dtype(out_dtype)
+        totals = torch.empty((n_outer, n_chunks, inner), dtype=acc, device=x.device)
+        launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
+        prefix = torch.empty_like(totals)
+        scan_3d(totals, prefix, n_outer, n_chunks, inner, totals.stride(), acc)
+    launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, False)
+
+
+def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+    if plan[0] == "rows":
+        launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce)
+    else:
+        launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce)
+
+
+def default_dtype(dtype):
+    """torch.cumprod's result dtype when no dtype= is given: int64 for integers and bool."""
+    if dtype.is_floating_point or dtype.is_complex:
+        return dtype
+    return torch.int64
+
+
+def cumprod_forward(x, dim, out_dtype):
+    """torch.cumprod(x, dim, dtype=out_dtype) as a new contiguous tensor, for `x` of any shape and
+    strides and `dim` already checked."""
+    y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+    if y.numel() == 0:
+        return y
+    if x.dim() == 0 or x.shape[dim] == 1:
+        # A scan of one element is the element, cast as torch casts.
+        return y.copy_(x)
+    x, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
+    scan_3d(x, y, n_outer, length, inner, strides, out_dtype)
+    return y

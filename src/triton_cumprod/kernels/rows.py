@@ -1,0 +1,62 @@
+import triton
+import triton.language as tl
+
+from .combine import accumulator_dtype, mul_combine, triton_dtype
+
+
+@triton.jit
+def scan_rows_kernel(
+    x_ptr,  # input, read as (n_rows, length) through its own strides
+    y_ptr,  # output: contiguous (n_rows, length), or (n_rows, n_chunks) chunk products if REDUCE
+    prefix_ptr,  # (n_rows, n_chunks) inclusive products of the chunks; read if HAS_PREFIX
+    n_rows,
+    length,
+    chunk,  # elements of a row that one program covers (a multiple of BLOCK_L)
+    stride_xr,
+    stride_xl,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    BLOCK_R: tl.constexpr,  # rows per program
+    BLOCK_L: tl.constexpr,  # elements per row and step
+    REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+):
+    # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
+    # walking the chunk BLOCK_L at a time and carrying each row's running product.
+    pid_r = tl.program_id(0)
+    pid_c = tl.program_id(1)
+    n_chunks = tl.num_programs(1)
+    rows = (pid_r * BLOCK_R + tl.arange(0, BLOCK_R)).to(tl.int64)
+    row_mask = rows < n_rows
+    start = pid_c.to(tl.int64) * chunk
+    end = tl.minimum(start + chunk, length)
+    if HAS_PREFIX:
+        carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1).to(ACC)
+    else:
+        carry = tl.full([BLOCK_R], 1, ACC)
+    x_rows = x_ptr + rows[:, None] * stride_xr
+    y_rows = y_ptr + rows[:, None] * length
+    for col in range(start, end, BLOCK_L):
+        cols = col + tl.arange(0, BLOCK_L)
+        mask = row_mask[:, None] & (cols < end)[None, :]
+        x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        # Fold the running product into the step's first column: the scan then continues each row
+        # and the tile's product is the next carry.
+        x = tl.where(cols[None, :] == col, x * carry[:, None], x)
+        if not REDUCE:
+            tl.store(y_rows + cols[None, :], tl.associative_scan(x, 1, mul_combine).to(OUT), mask=mask)
+        carry = tl.reduce(x, 1, mul_combine)
+    if REDUCE:
+        tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
+
+
+def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce):
+    """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
+    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
+    _, n_chunks, chunk, block_r, block_l, num_warps = plan
+    grid = (triton.cdiv(n_rows, block_r), n_chunks)
+    scan_rows_kernel[grid](
+        x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
+        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
+        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    )

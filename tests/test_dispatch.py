@@ -1,0 +1,267 @@
+"""triton_cumprod.dispatch.plan_scan: the choice of strategy, tiles and split, as a pure function,
+and end to end at each cut-over the plan makes (block boundaries, the split threshold, the number of
+lines below which a scan is split). Block sizes are read from plan_scan, never hard-coded, so these
+tests follow the tuning."""
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reference import MAX_GRID_X, MAX_GRID_YZ, assert_cumprod_matches, near_one
+from triton_cumprod import cumprod
+from triton_cumprod.dispatch import plan_scan
+from triton_cumprod.forward import device_traits
+from triton_cumprod.layout import scan_view
+
+# (n_sm, compute capability) pairs: the interpreter's, and GPUs from sm_70 to sm_120.
+MACHINES = [(4, (0, 0)), (80, (7, 0)), (108, (8, 0)), (128, (8, 9)), (132, (9, 0)), (148, (10, 0)), (170, (12, 0)), (1, (9, 0))]
+
+
+def cdiv(a, b):
+    return -(-a // b)
+
+
+def is_pow2(n):
+    return n >= 1 and n & (n - 1) == 0
+
+
+def grid_of(plan, n_outer, inner):
+    """The launch grid of a plan, as kernels/rows.py and kernels/cols.py compute it."""
+    kind, n_chunks, _, block_a, _, _ = plan
+    if kind == "rows":
+        return cdiv(n_outer, block_a), n_chunks
+    return n_outer * cdiv(inner, block_a), n_chunks
+
+
+def check_plan(n_outer, length, inner, unit_stride, n_sm, capability):
+    plan = plan_scan(n_outer, length, inner, unit_stride, n_sm, capability)
+    where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability)} = {plan}"
+    kind, n_chunks, chunk, block_a, block_l, num_warps = plan
+    assert kind == ("rows" if inner == 1 else "cols"), where
+    assert isinstance(n_chunks, int) and isinstance(chunk, int), where
+    assert n_chunks >= 1 and chunk >= 1, where
+    # The chunks cover the line, and none is empty.
+    assert n_chunks * chunk >= length, where
+    assert (n_chunks - 1) * chunk < length, where
+    assert chunk % block_l == 0, where
+    assert is_pow2(block_a) and is_pow2(block_l), where
+    assert num_warps in (1, 2, 4, 8), where
+    # No tile is longer than the line or wider than the lines side by side.
+    assert block_l <= max(1, 1 << (length - 1).bit_length()), where
+    across = n_outer if kind == "rows" else inner
+    assert block_a <= max(1, 1 << (across - 1).bit_length()), where
+    grid = grid_of(plan, n_outer, inner)
+    assert 1 <= grid[0] <= MAX_GRID_X, f"{where}: grid {grid}"
+    assert 1 <= grid[1] <= MAX_GRID_YZ, f"{where}: grid {grid}"
+    if n_chunks > 1:
+        # A split line scans its chunk products in a second, shorter scan: that recursion ends.
+        assert n_chunks < length, where
+        check_plan(n_outer, n_chunks, inner, True, n_sm, capability)
+    return plan
+
+
+LAYOUTS = {
+    # name: (n_outer, length, inner, unit_stride)
+    "many short rows": (100_000, 7, 1, True),
+    "many rows of 1000": (4096, 1000, 1, True),
+    "long rows": (64, 1 << 20, 1, True),
+    "one very long row": (1, 1 << 30, 1, True),
+    "few long rows": (3, 1 << 22, 1, True),
+    "seed shape dim 1": (32768, 32768, 1, True),
+    "seed shape dim 0": (1, 32768, 32768, True),
+    "transposed rows": (32768, 32768, 1, False),
+    "few transposed rows": (2, 100_000, 1, False),
+    "inner 3": (5, 10_000, 3, False),
+    "inner 32, few": (1, 1 << 20, 32, False),
+    "inner 1000": (7, 300, 1000, False),
+    "wide inner, one outer": (1, 10, 1 << 24, False),
+    "length 2": (1 << 20, 2, 1, True),
+    "length 2, inner 2": (1 << 20, 2, 2, False),
+    "over 2**31 elements, rows": (8, (1 << 28) + 3, 1, True),
+    "over 2**31 elements, cols": (1, (1 << 28) + 3, 8, False),
+}
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: f"{m[0]}sm-sm{m[1][0]}{m[1][1]}")
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_plan_invariants(layout, machine):
+    check_plan(*LAYOUTS[layout], *machine)
+
+
+@given(
+    n_outer=st.integers(1, 1 << 20),
+    length=st.integers(2, 1 << 24),
+    inner=st.one_of(st.just(1), st.integers(2, 1 << 12)),
+    unit_stride=st.booleans(),
+    machine=st.sampled_from(MACHINES),
+)
+def test_plan_invariants_property(n_outer, length, inner, unit_stride, machine):
+    check_plan(n_outer, length, inner, unit_stride, *machine)
+
+
+@given(
+    log_numel=st.integers(31, 34),
+    length=st.integers(2, 1 << 16),
+    inner=st.one_of(st.just(1), st.integers(2, 64)),
+    unit_stride=st.booleans(),
+)
+def test_plan_invariants_huge_tensors(log_numel, length, inner, unit_stride):
+    """Tensors of 2**31 to 2**34 elements (what an H200's 141 GB holds in one byte each) of every
+    shape the plan could see: the grid must stay within CUDA's limits."""
+    n_outer = max(1, (1 << log_numel) // (length * inner))
+    check_plan(n_outer, length, inner, unit_stride, 132, (9, 0))
+
+
+@pytest.mark.parametrize("machine", MACHINES[:5], ids=lambda m: f"{m[0]}sm")
+def test_split_decisions(machine):
+    n_sm, capability = machine
+    # Plenty of short lines: never split.
+    assert plan_scan(100_000, 7, 1, True, n_sm, capability)[1] == 1
+    assert plan_scan(100_000, 64, 128, False, n_sm, capability)[1] == 1
+    # One very long line, a row or a column block: always split.
+    assert plan_scan(1, 1 << 24, 1, True, n_sm, capability)[1] > 1
+    assert plan_scan(1, 1 << 24, 1, False, n_sm, capability)[1] > 1
+    assert plan_scan(1, 1 << 24, 8, False, n_sm, capability)[1] > 1
+    # A line that fits in two steps is never split, however few lines there are.
+    for inner, unit in ((1, True), (1, False), (8, False)):
+        block_l = plan_scan(1, 1 << 24, inner, unit, n_sm, capability)[4]
+        assert plan_scan(1, 2 * block_l, inner, unit, n_sm, capability)[1] == 1
+        assert plan_scan(1, 2 * block_l + 1, inner, unit, n_sm, capability)[1] > 1
+
+
+def test_strategy_kinds():
+    for machine in MACHINES:
+        assert plan_scan(10, 100, 1, True, *machine)[0] == "rows"
+        assert plan_scan(10, 100, 1, False, *machine)[0] == "rows"
+        assert plan_scan(10, 100, 2, False, *machine)[0] == "cols"
+        assert plan_scan(10, 100, 2, True, *machine)[0] == "cols"
+
+
+def test_device_traits(device):
+    n_sm, capability = device_traits(torch.device(device))
+    assert isinstance(n_sm, int) and n_sm >= 1
+    assert isinstance(capability, tuple) and len(capability) == 2
+    if device == "cpu":
+        # The interpreter runs programs one by one: the plan must see a small machine.
+        assert (n_sm, capability) == (4, (0, 0))
+    else:
+        props = torch.cuda.get_device_properties(device)
+        assert (n_sm, capability) == (props.multi_processor_count, (props.major, props.minor))
+
+
+# --- end to end at the plan's cut-overs -------------------------------------------------------------
+#
+# Families of layouts, each as a function (length, n, seed, device) -> (input, dim), where n is the
+# number of lines side by side (rows, or outer indices for the column families).
+
+def rows_input(length, n, seed, device):
+    return near_one((n, length), device=device, seed=seed), 1
+
+
+def strided_rows_input(length, n, seed, device):
+    # A transposed tensor: rows of `length` elements `n` apart in memory.
+    return near_one((length, n), device=device, seed=seed).t(), 1
+
+
+def cols_input(inner):
+    def make(length, n, seed, device):
+        return near_one((n, length, inner), device=device, seed=seed), 1
+    return make
+
+
+FAMILIES = {
+    "rows": (rows_input, 1),
+    "strided rows": (strided_rows_input, 3),
+    "cols inner 32": (cols_input(32), 1),
+    "cols inner 3": (cols_input(3), 2),
+}
+
+
+def plan_for(x, dim):
+    _, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
+    return plan_scan(n_outer, length, inner, strides[1] == 1, *device_traits(x.device))
+
+
+def step_of(family, device):
+    """The plan's longest step (BLOCK_L) for this family: that of a very long line."""
+    make, n = FAMILIES[family]
+    x, dim = make(2, n, 0, "cpu")
+    _, n_outer, _, inner, strides = scan_view(x, dim)
+    return plan_scan(n_outer, 1 << 24, inner, strides[1] == 1, *device_traits(torch.device(device)))[4]
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_block_boundary(family, offset, device, launches):
+    """Lines of BLOCK_L - 1, BLOCK_L and BLOCK_L + 1 (one step, one full step, two steps)."""
+    make, n = FAMILIES[family]
+    block_l = step_of(family, device)
+    length = block_l + offset
+    x, dim = make(length, n, 1000 + length, device)
+    plan = plan_for(x, dim)
+    assert plan[4] == block_l, f"{family}: length {length} planned with BLOCK_L {plan[4]}, a long line with {block_l}"
+    assert plan[1] == 1
+    assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}, plan {plan}")
+    assert launches.count == 1
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_split_threshold(family, offset, device, launches):
+    """2 * BLOCK_L is scanned in one pass; 2 * BLOCK_L + 1 by chunks (few lines)."""
+    make, n = FAMILIES[family]
+    block_l = step_of(family, device)
+    length = 2 * block_l + offset
+    x, dim = make(length, n, 2000 + length, device)
+    plan = plan_for(x, dim)
+    assert (plan[1] > 1) == (offset == 1), f"{family}: length {length} planned {plan}"
+    assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}, plan {plan}")
+    # One pass; or a pass of chunk products, their scan (one pass or more) and the scan of the chunks.
+    assert launches.count == 1 if offset == 0 else launches.count >= 3
+    if offset == 1:
+        assert launches.calls[0][9] is True and launches.calls[-1][9] is False
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_chunk_boundaries(family, device, launches):
+    """Split lines whose length ends exactly on, just before and just after a chunk boundary."""
+    make, n = FAMILIES[family]
+    block_l = step_of(family, device)
+    x, dim = make(2 * block_l + 1, n, 3, device)
+    _, n_chunks, chunk, *_ = plan_for(x, dim)
+    assert n_chunks > 1
+    for length in (2 * chunk - 1, 2 * chunk, 2 * chunk + 1):
+        x, dim = make(length, n, length, device)
+        plan = plan_for(x, dim)
+        launches.reset()
+        assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}, plan {plan}")
+        assert launches.count >= (3 if plan[1] > 1 else 1)
+
+
+def test_lines_cut_over(device, launches):
+    """The split is for few lines: find, from plan_scan, the fewest strided rows of length
+    2 * BLOCK_L + 1 that are not split, and check that number and one fewer end to end."""
+    make, _ = FAMILIES["strided rows"]
+    block_l = step_of("strided rows", device)
+    length = 2 * block_l + 1
+    n_sm, capability = device_traits(torch.device(device))
+    n = 1
+    while plan_scan(n, length, 1, False, n_sm, capability)[1] > 1:
+        n += 1
+        assert n < 1 << 20, "plan_scan splits any number of rows"
+    assert n > 1
+    for rows, split in ((n - 1, True), (n, False)):
+        x, dim = make(length, rows, rows, device)
+        plan = plan_for(x, dim)
+        assert (plan[1] > 1) == split
+        launches.reset()
+        assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{rows} strided rows of {length}, plan {plan}")
+        assert (launches.count > 1) == split
+
+
+@pytest.mark.parametrize("length", [2, 3, 5, 7, 13, 31, 100, 257, 1000, 1023])
+def test_odd_lengths(length, device):
+    """Odd and non-power-of-two lengths: masked tails in every family."""
+    for family, (make, n) in sorted(FAMILIES.items()):
+        x, dim = make(length, n, length, device)
+        assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}")
