@@ -27,7 +27,7 @@ def sweep(name, shape, dim, dtype, plans):
     y = torch.empty_like(x)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
     n_sm, cap = device_traits(x.device)
-    chosen = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, cap)
+    chosen = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, cap, y.element_size())
     print(f"== {name} {tuple(shape)} dim {dim} {dtype}: copy {t_copy:.3f} ms, dispatcher picks {chosen}", flush=True)
     results = []
     for plan in plans:
@@ -59,11 +59,12 @@ def main():
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     cases = [
-        ("seed", (32768, 32768), 1, torch.float32, rows_plans([1, 2], [1024, 2048, 4096, 8192], [4, 8, 16])),
-        ("seed-bf16", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 4096, 8192], [4, 8, 16])),
-        ("dim0", (32768, 32768), 0, torch.float32, cols_plans([16, 32, 64, 128], [32, 64, 128], [4, 8])),
-        ("short", (4194304, 64), 1, torch.float32, rows_plans([16, 32, 64, 128], [64], [2, 4, 8])),
-        ("mid", (64, 4096, 1024), 1, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [4, 8])),
+        ("seed", (32768, 32768), 1, torch.float32,
+         rows_plans([1], [1024, 2048, 4096, 8192], [1, 2, 4]) + rows_plans([2, 4, 8], [1024, 2048, 4096], [2, 4, 8])),
+        ("seed-bf16", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 4096, 8192], [1, 2, 4])),
+        ("dim0", (32768, 32768), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128, 256], [2, 4])),
+        ("short", (4194304, 64), 1, torch.float32, rows_plans([16, 32, 64], [64], [1, 2, 4])),
+        ("mid", (64, 4096, 1024), 1, torch.float32, cols_plans([32, 64, 128], [32, 64, 128, 256], [2, 4])),
     ]
     for name, shape, dim, dtype, plans in cases:
         if not only or name in only:

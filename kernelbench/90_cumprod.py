@@ -34,7 +34,7 @@ def scan_rows_kernel(
     pid_r = tl.program_id(0)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    rows = (pid_r * BLOCK_R + tl.arange(0, BLOCK_R)).to(tl.int64)
+    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_mask = rows < n_rows
     start = pid_c.to(tl.int64) * chunk
     end = tl.minimum(start + chunk, length)
@@ -48,12 +48,13 @@ def scan_rows_kernel(
         cols = col + tl.arange(0, BLOCK_L)
         mask = row_mask[:, None] & (cols < end)[None, :]
         x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        # Fold the running product into the step's first column: the scan then continues each row
-        # and the tile's product is the next carry.
-        x = tl.where(cols[None, :] == col, x * carry[:, None], x)
+        # Fold the running product into the step's first column, so the scan continues each row;
+        # the next carry is the scan's last column (masked columns hold 1), so every step goes on
+        # from exactly the value the last one wrote.
+        y = tl.associative_scan(tl.where(cols[None, :] == col, x * carry[:, None], x), 1, mul_combine)
         if not REDUCE:
-            tl.store(y_rows + cols[None, :], tl.associative_scan(x, 1, mul_combine).to(OUT), mask=mask)
-        carry = tl.reduce(x, 1, mul_combine)
+            tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
+        carry = tl.reduce(tl.where(cols[None, :] == col + BLOCK_L - 1, y, 1), 1, mul_combine)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
@@ -100,13 +101,13 @@ def scan_cols_kernel(
         mask = (steps < end)[:, None] & col_mask[None, :]
         x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
         x = x.to(OUT).to(ACC)
-        # Fold the running product into the step's first row: the scan then continues each column
-        # and the tile's product is the next carry.
-        x = tl.where(steps[:, None] == pos, x * carry[None, :], x)
+        # Fold the running product into the step's first row, so the scan continues each column;
+        # the next carry is the scan's last row (masked rows hold 1), so every step goes on from
+        # exactly the value the last one wrote.
+        y = tl.associative_scan(tl.where(steps[:, None] == pos, x * carry[None, :], x), 0, mul_combine)
         if not REDUCE:
-            y = tl.associative_scan(x, 0, mul_combine)
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-        carry = tl.reduce(x, 0, mul_combine)
+        carry = tl.reduce(tl.where(steps[:, None] == pos + BLOCK_L - 1, y, 1), 0, mul_combine)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
@@ -147,26 +148,30 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     )
 
 
-def tile_settings(capability):
-    """Launch settings per GPU generation, measured with benchmarks/sweep.py: (longest row step,
-    elements per tile of short rows, elements per column tile, programs per SM a split scan aims
-    for). A row step of 8192 fp32 is 64 values a thread at 4 warps: it fits the register file of
-    sm_89 (RTX 4090) as well as sm_90 (H200), and no tile uses more than 32 KB of shared memory."""
-    if capability >= (9, 0):
-        return 8192, 2048, 8192, 4
-    return 8192, 2048, 8192, 4
+def tile_settings(capability, itemsize):
+    """Launch settings for a GPU generation and an element size: (longest row step, elements per
+    tile of short rows, elements per column tile, programs per SM a split scan aims for).
+
+    Measured on sm_90 (H200) with benchmarks/sweep.py. The same values serve sm_89 (RTX 4090, the
+    prompt's target) until measured there: a row step of 8192 fp32 is 64 values a thread at 4 warps,
+    inside either register file, and no tile needs more than 32 KB of shared memory, under sm_89's
+    100 KB. A generation that measures differently gets its own branch here.
+    """
+    row_step = {1: 2048, 2: 2048, 4: 8192}.get(itemsize, 4096)
+    return row_step, 2048, 4096, 4
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps): kind is "rows" (inner == 1,
     BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
-    along the scan axis, which decides whether a row tile can load along it.
+    along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
+    output's element size in bytes.
     """
-    row_step, short_tile, col_tile, split_programs_per_sm = tile_settings(capability)
+    row_step, short_tile, col_tile, split_programs_per_sm = tile_settings(capability, itemsize)
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
@@ -176,10 +181,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability):
         lines = triton.cdiv(n_outer, block_a)
     else:
         kind = "cols"
-        block_a = min(triton.next_power_of_2(inner), 128)
-        block_l = min(col_tile // block_a, triton.next_power_of_2(length))
+        # Long columns amortise a program's start over more steps: they take wider tiles.
+        block_a = min(triton.next_power_of_2(inner), 128 if length >= 16384 else 64)
+        block_l = min(max(64, col_tile // block_a), triton.next_power_of_2(length))
         lines = n_outer * triton.cdiv(inner, block_a)
-    num_warps = 4 if block_a * block_l > short_tile else max(1, block_a * block_l // 1024)
+    # Four warps for long lines; tiles of short rows take one warp per 1024 elements.
+    num_warps = 4 if kind == "cols" or block_a == 1 else max(1, min(4, block_a * block_l // 1024))
     n_chunks = 1
     if lines < n_sm and length > 2 * block_l:
         # Fewer lines than SMs: one pass more over the input costs less than idle SMs.
@@ -241,7 +248,8 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
     and a second pass scans the chunks. Every product is taken in a fixed order: results are
     bitwise reproducible."""
     n_sm, capability = device_traits(x.device)
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability)
+    itemsize = torch.empty((), dtype=out_dtype).element_size()
+    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, itemsize)
     n_chunks = plan[1]
     prefix = None
     if n_chunks > 1:

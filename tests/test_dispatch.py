@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import MAX_GRID_X, MAX_GRID_YZ, assert_cumprod_matches, near_one
+
+from reference import MAX_GRID_X, MAX_GRID_YZ, assert_cumprod_matches, near_one, plan_like_forward
 from triton_cumprod import cumprod
 from triton_cumprod.dispatch import plan_scan
 from triton_cumprod.forward import device_traits
@@ -33,10 +34,17 @@ def grid_of(plan, n_outer, inner):
     return n_outer * cdiv(inner, block_a), n_chunks
 
 
-def check_plan(n_outer, length, inner, unit_stride, n_sm, capability):
-    plan = plan_scan(n_outer, length, inner, unit_stride, n_sm, capability)
-    where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability)} = {plan}"
-    kind, n_chunks, chunk, block_a, block_l, num_warps = plan
+ITEMSIZES = [1, 2, 4, 8]
+
+
+def plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4):
+    return plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)
+
+
+def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4):
+    plan_ = plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)
+    where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)} = {plan_}"
+    kind, n_chunks, chunk, block_a, block_l, num_warps = plan_
     assert kind == ("rows" if inner == 1 else "cols"), where
     assert isinstance(n_chunks, int) and isinstance(chunk, int), where
     assert n_chunks >= 1 and chunk >= 1, where
@@ -50,14 +58,14 @@ def check_plan(n_outer, length, inner, unit_stride, n_sm, capability):
     assert block_l <= max(1, 1 << (length - 1).bit_length()), where
     across = n_outer if kind == "rows" else inner
     assert block_a <= max(1, 1 << (across - 1).bit_length()), where
-    grid = grid_of(plan, n_outer, inner)
+    grid = grid_of(plan_, n_outer, inner)
     assert 1 <= grid[0] <= MAX_GRID_X, f"{where}: grid {grid}"
     assert 1 <= grid[1] <= MAX_GRID_YZ, f"{where}: grid {grid}"
     if n_chunks > 1:
         # A split line scans its chunk products in a second, shorter scan: that recursion ends.
         assert n_chunks < length, where
-        check_plan(n_outer, n_chunks, inner, True, n_sm, capability)
-    return plan
+        check_plan(n_outer, n_chunks, inner, True, n_sm, capability, itemsize)
+    return plan_
 
 
 LAYOUTS = {
@@ -82,10 +90,11 @@ LAYOUTS = {
 }
 
 
+@pytest.mark.parametrize("itemsize", ITEMSIZES)
 @pytest.mark.parametrize("machine", MACHINES, ids=lambda m: f"{m[0]}sm-sm{m[1][0]}{m[1][1]}")
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_plan_invariants(layout, machine):
-    check_plan(*LAYOUTS[layout], *machine)
+def test_plan_invariants(layout, machine, itemsize):
+    check_plan(*LAYOUTS[layout], *machine, itemsize)
 
 
 @given(
@@ -94,9 +103,10 @@ def test_plan_invariants(layout, machine):
     inner=st.one_of(st.just(1), st.integers(2, 1 << 12)),
     unit_stride=st.booleans(),
     machine=st.sampled_from(MACHINES),
+    itemsize=st.sampled_from(ITEMSIZES),
 )
-def test_plan_invariants_property(n_outer, length, inner, unit_stride, machine):
-    check_plan(n_outer, length, inner, unit_stride, *machine)
+def test_plan_invariants_property(n_outer, length, inner, unit_stride, machine, itemsize):
+    check_plan(n_outer, length, inner, unit_stride, *machine, itemsize)
 
 
 @given(
@@ -104,37 +114,39 @@ def test_plan_invariants_property(n_outer, length, inner, unit_stride, machine):
     length=st.integers(2, 1 << 16),
     inner=st.one_of(st.just(1), st.integers(2, 64)),
     unit_stride=st.booleans(),
+    itemsize=st.sampled_from([1, 2]),
 )
-def test_plan_invariants_huge_tensors(log_numel, length, inner, unit_stride):
-    """Tensors of 2**31 to 2**34 elements (what an H200's 141 GB holds in one byte each) of every
-    shape the plan could see: the grid must stay within CUDA's limits."""
+def test_plan_invariants_huge_tensors(log_numel, length, inner, unit_stride, itemsize):
+    """Tensors of 2**31 to 2**34 elements (what an H200's 141 GB holds in one or two bytes each) of
+    every shape the plan could see: the grid must stay within CUDA's limits."""
     n_outer = max(1, (1 << log_numel) // (length * inner))
-    check_plan(n_outer, length, inner, unit_stride, 132, (9, 0))
+    check_plan(n_outer, length, inner, unit_stride, 132, (9, 0), itemsize)
 
 
+@pytest.mark.parametrize("itemsize", ITEMSIZES)
 @pytest.mark.parametrize("machine", MACHINES[:5], ids=lambda m: f"{m[0]}sm")
-def test_split_decisions(machine):
+def test_split_decisions(machine, itemsize):
     n_sm, capability = machine
     # Plenty of short lines: never split.
-    assert plan_scan(100_000, 7, 1, True, n_sm, capability)[1] == 1
-    assert plan_scan(100_000, 64, 128, False, n_sm, capability)[1] == 1
+    assert plan(100_000, 7, 1, True, n_sm, capability, itemsize)[1] == 1
+    assert plan(100_000, 64, 128, False, n_sm, capability, itemsize)[1] == 1
     # One very long line, a row or a column block: always split.
-    assert plan_scan(1, 1 << 24, 1, True, n_sm, capability)[1] > 1
-    assert plan_scan(1, 1 << 24, 1, False, n_sm, capability)[1] > 1
-    assert plan_scan(1, 1 << 24, 8, False, n_sm, capability)[1] > 1
+    assert plan(1, 1 << 24, 1, True, n_sm, capability, itemsize)[1] > 1
+    assert plan(1, 1 << 24, 1, False, n_sm, capability, itemsize)[1] > 1
+    assert plan(1, 1 << 24, 8, False, n_sm, capability, itemsize)[1] > 1
     # A line that fits in two steps is never split, however few lines there are.
     for inner, unit in ((1, True), (1, False), (8, False)):
-        block_l = plan_scan(1, 1 << 24, inner, unit, n_sm, capability)[4]
-        assert plan_scan(1, 2 * block_l, inner, unit, n_sm, capability)[1] == 1
-        assert plan_scan(1, 2 * block_l + 1, inner, unit, n_sm, capability)[1] > 1
+        block_l = plan(1, 1 << 24, inner, unit, n_sm, capability, itemsize)[4]
+        assert plan(1, 2 * block_l, inner, unit, n_sm, capability, itemsize)[1] == 1
+        assert plan(1, 2 * block_l + 1, inner, unit, n_sm, capability, itemsize)[1] > 1
 
 
 def test_strategy_kinds():
     for machine in MACHINES:
-        assert plan_scan(10, 100, 1, True, *machine)[0] == "rows"
-        assert plan_scan(10, 100, 1, False, *machine)[0] == "rows"
-        assert plan_scan(10, 100, 2, False, *machine)[0] == "cols"
-        assert plan_scan(10, 100, 2, True, *machine)[0] == "cols"
+        assert plan(10, 100, 1, True, *machine)[0] == "rows"
+        assert plan(10, 100, 1, False, *machine)[0] == "rows"
+        assert plan(10, 100, 2, False, *machine)[0] == "cols"
+        assert plan(10, 100, 2, True, *machine)[0] == "cols"
 
 
 def test_device_traits(device):
@@ -178,8 +190,9 @@ FAMILIES = {
 
 
 def plan_for(x, dim):
+    """The plan forward.scan_3d takes for cumprod(x, dim) of these float32 inputs."""
     _, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-    return plan_scan(n_outer, length, inner, strides[1] == 1, *device_traits(x.device))
+    return plan_like_forward(n_outer, length, inner, strides[1] == 1, x.device, x.dtype)
 
 
 def step_of(family, device):
@@ -187,7 +200,7 @@ def step_of(family, device):
     make, n = FAMILIES[family]
     x, dim = make(2, n, 0, "cpu")
     _, n_outer, _, inner, strides = scan_view(x, dim)
-    return plan_scan(n_outer, 1 << 24, inner, strides[1] == 1, *device_traits(torch.device(device)))[4]
+    return plan_like_forward(n_outer, 1 << 24, inner, strides[1] == 1, device, x.dtype)[4]
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
@@ -202,7 +215,7 @@ def test_block_boundary(family, offset, device, launches):
     assert plan[4] == block_l, f"{family}: length {length} planned with BLOCK_L {plan[4]}, a long line with {block_l}"
     assert plan[1] == 1
     assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}, plan {plan}")
-    assert launches.count == 1
+    assert launches.plans == [plan], "the test's plan is not the one forward took"
 
 
 @pytest.mark.parametrize("offset", [0, 1])
@@ -218,6 +231,7 @@ def test_split_threshold(family, offset, device, launches):
     assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}, plan {plan}")
     # One pass; or a pass of chunk products, their scan (one pass or more) and the scan of the chunks.
     assert launches.count == 1 if offset == 0 else launches.count >= 3
+    assert launches.plans[-1] == plan, "the test's plan is not the one forward took"
     if offset == 1:
         assert launches.calls[0][9] is True and launches.calls[-1][9] is False
 
@@ -244,9 +258,8 @@ def test_lines_cut_over(device, launches):
     make, _ = FAMILIES["strided rows"]
     block_l = step_of("strided rows", device)
     length = 2 * block_l + 1
-    n_sm, capability = device_traits(torch.device(device))
     n = 1
-    while plan_scan(n, length, 1, False, n_sm, capability)[1] > 1:
+    while plan_like_forward(n, length, 1, False, device)[1] > 1:
         n += 1
         assert n < 1 << 20, "plan_scan splits any number of rows"
     assert n > 1

@@ -40,6 +40,8 @@ def runs_on_kernels(input, dim, dtype, out):
             return False
         if dtype is not None and out.dtype != dtype:
             return False
+        if out.untyped_storage().data_ptr() == input.untyped_storage().data_ptr():
+            return False  # torch decides what an out= sharing the input's memory means
     if torch.is_grad_enabled() and (input.requires_grad or (out is not None and out.requires_grad)):
         return False
     return (input.dtype in KERNEL_DTYPES or input.dtype == torch.bool) and result_dtype(input, dtype, out) in KERNEL_DTYPES
@@ -52,8 +54,16 @@ def cumprod(input, dim, *, dtype=None, out=None):
     the scan; fp16 and bf16 multiply in fp32. `out` is resized and written as torch does.
     """
     if not runs_on_kernels(input, dim, dtype, out):
-        return torch.cumprod(input, dim, dtype=dtype, out=out)
-    result = cumprod_forward(input, dim, result_dtype(input, dtype, out))
+        # Pass on only what the caller gave, so torch's errors read as if torch had been called.
+        options = {name: value for name, value in (("dtype", dtype), ("out", out)) if value is not None}
+        return torch.cumprod(input, dim, **options)
+    out_dtype = result_dtype(input, dtype, out)
+    if input.is_neg():
+        input = input.resolve_neg()  # a negative-bit view's memory holds the values negated
+    if input.device.type == "cpu" and out_dtype == torch.bfloat16 and input.dtype != torch.bfloat16:
+        # Triton 3.6's interpreter casts float64 and integers to bf16 wrongly: cast as torch does, first.
+        input = input.to(torch.bfloat16)
+    result = cumprod_forward(input, dim, out_dtype)
     if out is None:
         return result
     if out.shape != result.shape:

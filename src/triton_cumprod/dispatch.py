@@ -1,26 +1,30 @@
 import triton
 
 
-def tile_settings(capability):
-    """Launch settings per GPU generation, measured with benchmarks/sweep.py: (longest row step,
-    elements per tile of short rows, elements per column tile, programs per SM a split scan aims
-    for). A row step of 8192 fp32 is 64 values a thread at 4 warps: it fits the register file of
-    sm_89 (RTX 4090) as well as sm_90 (H200), and no tile uses more than 32 KB of shared memory."""
-    if capability >= (9, 0):
-        return 8192, 2048, 8192, 4
-    return 8192, 2048, 8192, 4
+def tile_settings(capability, itemsize):
+    """Launch settings for a GPU generation and an element size: (longest row step, elements per
+    tile of short rows, elements per column tile, programs per SM a split scan aims for).
+
+    Measured on sm_90 (H200) with benchmarks/sweep.py. The same values serve sm_89 (RTX 4090, the
+    prompt's target) until measured there: a row step of 8192 fp32 is 64 values a thread at 4 warps,
+    inside either register file, and no tile needs more than 32 KB of shared memory, under sm_89's
+    100 KB. A generation that measures differently gets its own branch here.
+    """
+    row_step = {1: 2048, 2: 2048, 4: 8192}.get(itemsize, 4096)
+    return row_step, 2048, 4096, 4
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps): kind is "rows" (inner == 1,
     BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
-    along the scan axis, which decides whether a row tile can load along it.
+    along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
+    output's element size in bytes.
     """
-    row_step, short_tile, col_tile, split_programs_per_sm = tile_settings(capability)
+    row_step, short_tile, col_tile, split_programs_per_sm = tile_settings(capability, itemsize)
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
@@ -30,10 +34,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability):
         lines = triton.cdiv(n_outer, block_a)
     else:
         kind = "cols"
-        block_a = min(triton.next_power_of_2(inner), 128)
-        block_l = min(col_tile // block_a, triton.next_power_of_2(length))
+        # Long columns amortise a program's start over more steps: they take wider tiles.
+        block_a = min(triton.next_power_of_2(inner), 128 if length >= 16384 else 64)
+        block_l = min(max(64, col_tile // block_a), triton.next_power_of_2(length))
         lines = n_outer * triton.cdiv(inner, block_a)
-    num_warps = 4 if block_a * block_l > short_tile else max(1, block_a * block_l // 1024)
+    # Four warps for long lines; tiles of short rows take one warp per 1024 elements.
+    num_warps = 4 if kind == "cols" or block_a == 1 else max(1, min(4, block_a * block_l // 1024))
     n_chunks = 1
     if lines < n_sm and length > 2 * block_l:
         # Fewer lines than SMs: one pass more over the input costs less than idle SMs.

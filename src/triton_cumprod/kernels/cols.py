@@ -46,13 +46,13 @@ def scan_cols_kernel(
         mask = (steps < end)[:, None] & col_mask[None, :]
         x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
         x = x.to(OUT).to(ACC)
-        # Fold the running product into the step's first row: the scan then continues each column
-        # and the tile's product is the next carry.
-        x = tl.where(steps[:, None] == pos, x * carry[None, :], x)
+        # Fold the running product into the step's first row, so the scan continues each column;
+        # the next carry is the scan's last row (masked rows hold 1), so every step goes on from
+        # exactly the value the last one wrote.
+        y = tl.associative_scan(tl.where(steps[:, None] == pos, x * carry[None, :], x), 0, mul_combine)
         if not REDUCE:
-            y = tl.associative_scan(x, 0, mul_combine)
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-        carry = tl.reduce(x, 0, mul_combine)
+        carry = tl.reduce(tl.where(steps[:, None] == pos + BLOCK_L - 1, y, 1), 0, mul_combine)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 

@@ -26,7 +26,7 @@ def scan_rows_kernel(
     pid_r = tl.program_id(0)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    rows = (pid_r * BLOCK_R + tl.arange(0, BLOCK_R)).to(tl.int64)
+    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_mask = rows < n_rows
     start = pid_c.to(tl.int64) * chunk
     end = tl.minimum(start + chunk, length)
@@ -40,12 +40,13 @@ def scan_rows_kernel(
         cols = col + tl.arange(0, BLOCK_L)
         mask = row_mask[:, None] & (cols < end)[None, :]
         x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        # Fold the running product into the step's first column: the scan then continues each row
-        # and the tile's product is the next carry.
-        x = tl.where(cols[None, :] == col, x * carry[:, None], x)
+        # Fold the running product into the step's first column, so the scan continues each row;
+        # the next carry is the scan's last column (masked columns hold 1), so every step goes on
+        # from exactly the value the last one wrote.
+        y = tl.associative_scan(tl.where(cols[None, :] == col, x * carry[:, None], x), 1, mul_combine)
         if not REDUCE:
-            tl.store(y_rows + cols[None, :], tl.associative_scan(x, 1, mul_combine).to(OUT), mask=mask)
-        carry = tl.reduce(x, 1, mul_combine)
+            tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
+        carry = tl.reduce(tl.where(cols[None, :] == col + BLOCK_L - 1, y, 1), 1, mul_combine)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 

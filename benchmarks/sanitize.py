@@ -1,0 +1,51 @@
+"""One small case per strategy, for `compute-sanitizer --tool memcheck python benchmarks/sanitize.py`.
+
+Each case crosses tile edges (odd sizes) so a masked load or store that went out of bounds would
+show. Exits non-zero if a result differs from torch.cumprod in float64.
+"""
+import sys
+
+import torch
+
+from triton_cumprod import cumprod
+from triton_cumprod.dispatch import plan_scan
+from triton_cumprod.forward import device_traits
+from triton_cumprod.layout import scan_view
+
+CASES = [
+    ("rows, long", (3, 20001), 1, torch.float32),
+    ("rows, short, many per tile", (1001, 37), 1, torch.float32),
+    ("rows, strided (transposed)", (301, 257), 1, torch.float32),
+    ("rows, split", (1, 1000003), 0, torch.float32),
+    ("cols", (77, 513, 131), 1, torch.float32),
+    ("cols, split", (200003, 3), 0, torch.float32),
+    ("bf16 rows, split", (2, 300007), 1, torch.bfloat16),
+    ("int32 -> int64 cols", (33, 1001, 9), 1, torch.int32),
+]
+
+
+def main():
+    failures = 0
+    for name, shape, dim, dtype in CASES:
+        if dtype.is_floating_point:
+            x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype)
+        else:
+            x = torch.randint(-2, 3, shape, device="cuda", dtype=dtype)
+        if name.startswith("rows, strided"):
+            x = x.t().contiguous().t()
+        y = cumprod(x, dim)
+        view = scan_view(x, dim)
+        plan = plan_scan(*view[1:4], view[4][1] == 1, *device_traits(x.device), y.element_size())
+        if dtype.is_floating_point:
+            ref = torch.cumprod(x.double(), dim)
+            ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)
+        else:
+            ok = torch.equal(y, torch.cumprod(x, dim))
+        torch.cuda.synchronize()
+        failures += not ok
+        print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: plan {plan} {'ok' if ok else 'WRONG'}", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

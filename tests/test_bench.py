@@ -1,0 +1,80 @@
+"""The benchmark CLI: its arguments, its JSON and the path a machine without a GPU takes."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from triton_cumprod import bench
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def test_default_is_the_prompt_case():
+    args = bench.parse_args([])
+    assert bench.selected_cases(args) == [bench.SEED_CASE]
+    assert bench.SEED_CASE[1:4] == ((32768, 32768), 1, "float32")
+
+
+def test_suite_and_custom_case():
+    assert len(bench.selected_cases(bench.parse_args(["--suite"]))) == len(bench.SUITE) >= 12
+    case = bench.selected_cases(bench.parse_args(["--shape", "16,1024", "--dim", "0", "--dtype", "bfloat16"]))[0]
+    assert case[1:4] == ((16, 1024), 0, "bfloat16")
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--suite", "--shape", "4,4"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--dtype", "complex64"])
+
+
+@pytest.mark.parametrize("kind", ["rand", "near1", "transposed"])
+def test_inputs(kind):
+    x = bench.make_input((6, 10), "float32", kind, "cpu")
+    assert x.shape == (6, 10) and x.dtype == torch.float32
+    assert (x > 0).all()
+    assert (kind == "transposed") == (not x.is_contiguous())
+
+
+def test_max_rel_error_sees_a_wrong_answer():
+    x = bench.make_input((4, 50), "float32", "near1", "cpu")
+    y = torch.cumprod(x, 1)
+    assert bench.max_rel_error(x, y, 1) < 1e-5
+    y[2, 30] *= 1.01
+    assert bench.max_rel_error(x, y, 1) > 5e-3
+    xi = bench.make_input((4, 50), "int32", "near1", "cpu")
+    assert bench.max_rel_error(xi, torch.cumprod(xi, 1), 1) == 0
+    assert bench.max_rel_error(xi, torch.cumprod(xi, 1) + 1, 1) == 1
+
+
+def test_table_lists_every_implementation():
+    report = {"device": "test", "cases": [{"case": "c", "shape": [2, 3], "dim": 1, "dtype": "float32", "results": [
+        {"impl": "copy", "ms": 1.0, "gbps": 10.0, "ratio": 1.0},
+        {"impl": "ours", "ms": 1.1, "gbps": 9.0, "ratio": 0.91, "vs_torch": 2.0, "max_rel_err": 1e-7},
+        {"impl": "CuPy", "skipped": "ModuleNotFoundError: No module named 'cupy'"},
+    ]}]}
+    table = bench.format_table(report)
+    assert "ours" in table and "0.910" in table and "skipped: ModuleNotFoundError" in table
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the no-GPU path")
+def test_cpu_run_writes_json(tmp_path):
+    out = tmp_path / "r.json"
+    env = {**os.environ, "PYTHONPATH": SRC}
+    env.pop("TRITON_INTERPRET", None)
+    run = subprocess.run([sys.executable, "-m", "triton_cumprod.bench", "--json", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "No CUDA device" in run.stdout
+    report = json.loads(out.read_text())
+    assert report["device"].startswith("cpu")
+    assert set(report["versions"]) == {"torch", "triton", "python"}
+    (case,) = report["cases"]
+    assert {"case", "shape", "dim", "dtype", "input", "results"} <= set(case)
+    impls = {row["impl"]: row for row in case["results"]}
+    assert set(impls) == {"ours", "torch"}
+    assert impls["ours"]["max_rel_err"] < 1e-4 and impls["ours"]["wall_ms"] > 0

@@ -1,0 +1,136 @@
+"""The answer file: generated from the package, rule-checked, and correct when loaded as KernelBench does."""
+import textwrap
+
+import pytest
+import torch
+
+from triton_cumprod import kernelbench
+from triton_cumprod.kernelbench import ANSWER_FILE, SEED_FILE, check_source, load_model, render
+
+
+def test_committed_answer_matches_generator():
+    assert ANSWER_FILE.read_text() == render(), "run `make kernelbench` to regenerate the answer file"
+
+
+@pytest.mark.parametrize("path", [ANSWER_FILE, SEED_FILE], ids=["answer", "seed"])
+def test_checker_passes_answer_and_seed(path):
+    assert check_source(path.read_text()) == []
+
+
+def test_check_cli_exit_codes(tmp_path, capsys):
+    assert kernelbench.main(["--check", str(ANSWER_FILE)]) == 0
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\n")
+    assert kernelbench.main(["--check", str(bad)]) == 1
+    assert "bad.py:1:" in capsys.readouterr().out
+
+
+GOOD = '''
+import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def copy_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=offs < n), mask=offs < n)
+
+
+def copy(x):
+    y = torch.empty_like(x)
+    grid = (triton.cdiv(x.numel(), 1024),)
+    copy_kernel[grid](x, y, x.numel(), BLOCK=1024)
+    return y
+
+
+class ModelNew(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return copy(x)
+'''
+
+AUTOTUNED = '''
+@triton.autotune(configs=[triton.Config({"BLOCK": 256}), triton.Config({"BLOCK": 1024})], key=["n"])
+@triton.jit
+def copy_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=offs < n), mask=offs < n)
+
+
+def copy(x):
+    y = torch.empty_like(x)
+    copy_kernel[lambda META: (triton.cdiv(x.numel(), META["BLOCK"]),)](x, y, x.numel())
+    return y
+'''
+
+# (rule, a change to GOOD or AUTOTUNED that breaks it, words the report must contain)
+PLANTED = [
+    ("extra import", lambda s: s.replace("import triton\n", "import triton\nimport math\n", 1), "imports must be exactly"),
+    ("import order", lambda s: s.replace("import torch\nimport torch.nn as nn\n", "import torch.nn as nn\nimport torch\n", 1), "imports must be exactly"),
+    ("wrapper before kernel", lambda s: s.replace("@triton.jit", "def helper():\n    return 1\n\n\n@triton.jit", 1), "must come before"),
+    ("ModelNew before wrapper", lambda s: s + "\n\ndef late(x):\n    return x\n", "must come before"),
+    ("test code", lambda s: s + "\n\nif __name__ == '__main__':\n    print(1)\n", "if __name__"),
+    ("get_inputs", lambda s: s.replace("class ModelNew", "def get_inputs():\n    return []\n\n\nclass ModelNew"), "get_inputs"),
+    ("top-level statement", lambda s: s.replace("@triton.jit", "BLOCK = 1024\n\n\n@triton.jit", 1), "top-level"),
+    ("no ModelNew", lambda s: s.replace("class ModelNew(nn.Module)", "class Model(nn.Module)"), "no class ModelNew"),
+    ("ModelNew signature", lambda s: s.replace("def __init__(self, dim)", "def __init__(self)"), "__init__(self, dim)"),
+    ("grid of 4 dims", lambda s: s.replace("grid = (triton.cdiv(x.numel(), 1024),)", "grid = (1, 1, 1, triton.cdiv(x.numel(), 1024))"), "at most 3"),
+    ("program axis past the grid", lambda s: s.replace("tl.program_id(0)", "tl.program_id(1)"), "program axis 1"),
+    ("grid of dynamic rank", lambda s: s.replace("grid = (triton.cdiv(x.numel(), 1024),)", "grid = [1] * x.dim()"), "static rank"),
+]
+PLANTED_TUNED = [
+    ("autotune both", lambda s: s.replace('triton.Config({"BLOCK": 256})', 'triton.Config({"BLOCK": 256}, num_warps=8)'), "autotunes both"),
+    ("grid on a tuned BLOCK without lambda", lambda s: s.replace('copy_kernel[lambda META: (triton.cdiv(x.numel(), META["BLOCK"]),)]', 'copy_kernel[(triton.cdiv(x.numel(), BLOCK),)]'), "lambda META"),
+    ("tuned BLOCK passed at launch", lambda s: s.replace("(x, y, x.numel())", "(x, y, x.numel(), BLOCK=256)"), "passed at launch"),
+]
+
+
+def _with_autotuned_kernel():
+    head, rest = GOOD.split("@triton.jit", 1)
+    model = rest[rest.index("class ModelNew"):]
+    return head + AUTOTUNED.lstrip("\n") + "\n\n" + model
+
+
+def test_clean_examples_pass():
+    assert check_source(GOOD) == []
+    assert check_source(_with_autotuned_kernel()) == []
+
+
+@pytest.mark.parametrize("rule,plant,words", PLANTED, ids=[p[0] for p in PLANTED])
+def test_checker_catches_planted_violation(rule, plant, words):
+    planted = plant(GOOD)
+    assert planted != GOOD, "the plant did not change the file"
+    problems = check_source(planted)
+    assert any(words in message for _, message in problems), problems
+    assert all(line >= 1 for line, _ in problems)
+
+
+@pytest.mark.parametrize("rule,plant,words", PLANTED_TUNED, ids=[p[0] for p in PLANTED_TUNED])
+def test_checker_catches_planted_tuning_violation(rule, plant, words):
+    source = _with_autotuned_kernel()
+    planted = plant(source)
+    assert planted != source, "the plant did not change the file"
+    assert any(words in message for _, message in check_source(planted)), check_source(planted)
+
+
+def test_generator_refuses_non_function_code(tmp_path, monkeypatch):
+    module = tmp_path / "bad.py"
+    module.write_text("import torch\n\nTABLE = {}\n")
+    monkeypatch.setattr(kernelbench, "PACKAGE_DIR", tmp_path)
+    monkeypatch.setattr(kernelbench, "SOURCES", ["bad.py"])
+    with pytest.raises(ValueError, match="only imports and functions"):
+        render()
+
+
+@pytest.mark.parametrize("shape,dim", [((7, 300), 1), ((5, 6, 40), -2), ((3000,), 0), ((33, 17), 0)])
+def test_model_new_matches_torch(shape, dim, device):
+    x = 1 + (torch.rand(shape, device=device) - 0.5) / 8
+    y = load_model(ANSWER_FILE).ModelNew(dim)(x)
+    ref = torch.cumprod(x.double(), dim)
+    assert y.dtype == x.dtype and y.shape == x.shape
+    torch.testing.assert_close(y.double(), ref, rtol=1e-5, atol=0)

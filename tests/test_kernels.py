@@ -1,0 +1,217 @@
+"""The Triton kernels (kernels/rows.py, kernels/cols.py) and the chunked scan that drives them
+(forward.scan_3d), under plans of small tiles forced through forward.plan_scan: many steps, many
+chunks and a recursion several levels deep on small tensors, for every dtype, plus each pass alone
+(chunk products, prefixed scans) and guard bands around the output."""
+import pytest
+import torch
+
+from reference import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, assert_cumprod_matches, assert_identical, interpreted, random_input
+from triton_cumprod import cumprod, forward
+from triton_cumprod.kernels.combine import accumulator_dtype, triton_dtype
+
+
+def cdiv(a, b):
+    return -(-a // b)
+
+
+def forced_planner(block_a, block_l, max_chunks):
+    """A plan_scan stand-in with fixed small tiles: lines longer than block_l are cut into up to
+    max_chunks chunks, always (whatever the line count), so small tensors take the split path."""
+
+    def plan(n_outer, length, inner, unit_stride, n_sm, capability, *_, **__):
+        kind = "rows" if inner == 1 else "cols"
+        n_chunks = max(1, min(max_chunks, cdiv(length, block_l)))
+        chunk = cdiv(cdiv(length, n_chunks), block_l) * block_l
+        return kind, cdiv(length, chunk), chunk, block_a, block_l, 1
+
+    return plan
+
+
+PLANS = {
+    # name: (BLOCK_A, BLOCK_L, most chunks)
+    "one chunk, many steps": (2, 4, 1),
+    "three chunks": (2, 4, 3),
+    "chunks of one step, deep recursion": (1, 2, 64),
+    "tile wider than the lines": (8, 8, 4),
+    "uneven chunks": (4, 8, 5),
+}
+
+
+def layouts(dtype, device, length=40, seed=0):
+    """(name, input, dim) for the three ways the kernels read a line."""
+    yield "rows", random_input((3, length), dtype, device=device, seed=seed), 1
+    yield "strided rows", random_input((length, 3), dtype, device=device, seed=seed + 1).t(), 1
+    yield "cols", random_input((2, length, 3), dtype, device=device, seed=seed + 2), 1
+    yield "cols, strided outer", random_input((length, 2, 5), dtype, device=device, seed=seed + 3).permute(1, 0, 2)[:, :, ::2], 1
+
+
+@pytest.mark.parametrize("plan_name", sorted(PLANS))
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_forced_plans(dtype, plan_name, device, monkeypatch, launches):
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(*PLANS[plan_name]))
+    # Chunks of one step mean many programs: a shorter line still recurses four levels (10, 5, 3, 2).
+    length = 20 if plan_name.startswith("chunks of one step") else 40
+    for name, x, dim in layouts(dtype, device, length=length):
+        launches.reset()
+        y = cumprod(x, dim)
+        assert_cumprod_matches(y, x, dim, label=f"{name}, plan {plan_name}")
+        _, block_l, max_chunks = PLANS[plan_name]
+        assert all(plan[4] == block_l for plan in launches.plans)
+        if max_chunks > 1:
+            assert launches.count >= 3, f"{name}: not split under {plan_name}"
+            assert launches.calls[0][9] is True  # the first pass takes chunk products
+
+
+def test_deep_recursion_depth(device, monkeypatch, launches):
+    """A line of 50 in chunks of 2: the chunk products (25) are scanned in 13 chunks, those in 7,
+    4, 2, then in one pass: every level is a reduce pass plus a scan pass."""
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(1, 2, 64))
+    x = random_input((50,), torch.float64, device=device, seed=3)
+    assert_cumprod_matches(cumprod(x, 0), x, 0)
+    lengths = [call[4] for call in launches.calls]
+    assert lengths == [50, 25, 13, 7, 4, 2, 4, 7, 13, 25, 50]
+    assert [call[9] for call in launches.calls] == [True] * 5 + [False] * 6
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_forced_split_special_values(dtype, device, monkeypatch):
+    """Zeros, -0.0, infinities and NaN crossing steps, chunks and recursion levels: exact."""
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(2, 2, 8))
+    inf, nan = float("inf"), float("nan")
+    rows = [
+        [1.0, -1.0, 2.0, -0.0, 1.0, 0.5, -1.0, 2.0, 1.0, -2.0, 1.0, 1.0, 0.5, -1.0, 1.0, 3.0, 1.0],
+        [2.0, 1.0, inf, 1.0, -1.0, 1.0, 1.0, 0.5, 0.0, 1.0, 2.0, -1.0, 1.0, 1.0, -0.5, 1.0, 1.0],
+        [1.0, 1.0, 1.0, -1.0, 2.0, 1.0, 1.0, -1.0, nan, 1.0, 1.0, 1.0, 0.0, 1.0, inf, 1.0, 1.0],
+        [-inf, 1.0, -1.0, 1.0, 1.0, 1.0, -2.0, 1.0, 0.5, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0],
+        [1.0, 0.0, 1.0, inf, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0],
+    ]
+    x = torch.tensor(rows, dtype=dtype)
+    for name, t, dim in [("rows", x, 1), ("strided rows", x.t().contiguous().t(), 1), ("cols", x.t().contiguous(), 0)]:
+        assert_identical(cumprod(t.to(device), dim), torch.cumprod(t, dim), label=name)
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES, ids=str)
+def test_forced_split_integer_wraparound(dtype, device, monkeypatch):
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(2, 4, 6))
+    x = random_input((4, 45), dtype, device=device, seed=9)
+    for dim in (0, 1):
+        assert_identical(cumprod(x, dim), torch.cumprod(x.cpu(), dim))
+        assert_identical(cumprod(x, dim, dtype=dtype), torch.cumprod(x.cpu(), dim, dtype=dtype))
+
+
+# --- each pass alone -------------------------------------------------------------------------------------
+
+EXACT_VALUES = torch.tensor([1.0, -1.0, 2.0, 0.5, -2.0, -0.5, 1.0, 1.0])
+
+
+def exact_input(shape, dtype, seed):
+    """Values whose products are exact in every dtype (+-1, +-2, +-0.5; small integers for ints)."""
+    g = torch.Generator().manual_seed(seed)
+    index = torch.randint(0, len(EXACT_VALUES), shape, generator=g)
+    values = EXACT_VALUES if dtype.is_floating_point else torch.tensor([1, -1, 2, 3, -2, 1, 1, 5])
+    if dtype == torch.uint8:
+        values = values.abs()
+    return values[index].to(dtype)
+
+
+def view_3d(x, dim):
+    return forward.scan_view(x, dim)
+
+
+@pytest.mark.parametrize("kind", ["rows", "cols"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int32, torch.int8, torch.uint8], ids=str)
+def test_reduce_pass_writes_chunk_products(kind, dtype, device):
+    n_outer, length, inner = 3, 22, (1 if kind == "rows" else 3)
+    block_l, n_chunks, chunk = 4, 3, 8
+    x = exact_input((n_outer, length, inner), dtype, 5).to(device)
+    x2, n_outer, length, inner, strides = view_3d(x.reshape(n_outer, length, inner) if inner > 1 else x.reshape(n_outer, length), 1)
+    acc = accumulator_dtype(dtype)
+    totals = torch.full((n_outer, n_chunks, inner), -7, dtype=acc, device=device)
+    plan = (kind, n_chunks, chunk, 2, block_l, 1)
+    forward.launch_scan(x2, totals, None, n_outer, length, inner, strides, dtype, plan, True)
+    wide = torch.float64 if dtype.is_floating_point else torch.int64
+    x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
+    expected = torch.stack([torch.cumprod(x3[:, c * chunk:min((c + 1) * chunk, length)], 1)[:, -1] for c in range(n_chunks)], 1)
+    checked = n_chunks
+    if dtype == torch.bfloat16 and interpreted():
+        # Triton 3.6's interpreter fills masked bfloat16 loads with the bits 0x0001 instead of the
+        # value of `other` (bfloat16 lives in uint16 there): the partial last chunk's product comes
+        # out wrong. scan_3d never reads the last chunk's product, and a GPU loads `other` right.
+        checked = n_chunks - 1
+    assert_identical(totals[:, :checked], expected[:, :checked].to(acc))
+
+
+@pytest.mark.parametrize("kind", ["rows", "cols"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64, torch.int64, torch.int16], ids=str)
+def test_scan_pass_starts_each_chunk_from_its_prefix(kind, dtype, device):
+    """The second pass: chunk c starts from prefix[:, c - 1] (chunk 0 from one), whatever the prefix."""
+    n_outer, length, inner = 2, 19, (1 if kind == "rows" else 4)
+    block_l, n_chunks, chunk = 4, 3, 8
+    x = exact_input((n_outer, length, inner), dtype, 6).to(device)
+    x2, _, _, _, strides = view_3d(x if inner > 1 else x.reshape(n_outer, length), 1)
+    acc = accumulator_dtype(dtype)
+    prefix = exact_input((n_outer, n_chunks, inner), dtype, 7).to(acc) * 4
+    y = torch.empty((n_outer, length, inner) if inner > 1 else (n_outer, length), dtype=dtype, device=device)
+    plan = (kind, n_chunks, chunk, 2, block_l, 1)
+    forward.launch_scan(x2, y, prefix.to(device), n_outer, length, inner, strides, dtype, plan, False)
+    wide = torch.float64 if dtype.is_floating_point else torch.int64
+    x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
+    parts = []
+    for c in range(n_chunks):
+        local = torch.cumprod(x3[:, c * chunk:min((c + 1) * chunk, length)], 1)
+        if c > 0:
+            local = local * prefix[:, c - 1:c].to(wide)
+        parts.append(local)
+    expected = torch.cat(parts, 1).to(dtype).reshape(y.shape)
+    assert_identical(y, expected)
+
+
+@pytest.mark.parametrize("plan_name", ["three chunks", "tile wider than the lines"])
+@pytest.mark.parametrize("layout", ["rows", "strided rows", "cols"])
+def test_writes_stay_inside_the_output(layout, plan_name, device, monkeypatch):
+    """scan_3d into a window of a larger buffer: the guard bands before and after keep their values,
+    with masked tails in both the line and the across-lines directions."""
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(*PLANS[plan_name]))
+    _, x, dim = next((n, x, d) for n, x, d in layouts(torch.float32, device, length=21, seed=4) if n == layout)
+    x2, n_outer, length, inner, strides = forward.scan_view(x, dim)
+    n = n_outer * length * inner
+    guard = 37
+    buffer = torch.full((guard + n + guard,), 12345.0, device=device)
+    y = buffer[guard:guard + n]
+    forward.scan_3d(x2, y, n_outer, length, inner, strides, torch.float32)
+    assert bool((buffer[:guard] == 12345.0).all()) and bool((buffer[guard + n:] == 12345.0).all())
+    assert_cumprod_matches(y.reshape(x.shape), x, dim)
+
+
+def test_masked_loads_do_not_read_past_the_input(device, monkeypatch):
+    """Inputs that are windows of a buffer whose other elements are NaN: a load outside its mask
+    would turn results into NaN."""
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(4, 8, 3))
+    buffer = torch.full((5, 40), float("nan"), device=device)
+    buffer[1:4, 3:24] = random_input((3, 21), torch.float32, device=device, seed=8)
+    x = buffer[1:4, 3:24]
+    assert_cumprod_matches(cumprod(x, 1), x, 1)
+    assert_cumprod_matches(cumprod(x, 0), x, 0)
+    xt = buffer.t()[3:24, 1:4]
+    assert_cumprod_matches(cumprod(xt, 0), xt, 0)
+    assert_cumprod_matches(cumprod(xt, 1), xt, 1)
+
+
+# --- helpers of kernels/combine.py ------------------------------------------------------------------
+
+def test_accumulator_dtype():
+    assert accumulator_dtype(torch.float16) == torch.float32
+    assert accumulator_dtype(torch.bfloat16) == torch.float32
+    for dtype in (torch.float32, torch.float64) + INT_DTYPES:
+        assert accumulator_dtype(dtype) == dtype
+
+
+def test_triton_dtype():
+    import triton.language as tl
+
+    expected = {
+        torch.float16: tl.float16, torch.bfloat16: tl.bfloat16, torch.float32: tl.float32, torch.float64: tl.float64,
+        torch.int8: tl.int8, torch.int16: tl.int16, torch.int32: tl.int32, torch.int64: tl.int64, torch.uint8: tl.uint8,
+    }
+    for dtype, tl_dtype in expected.items():
+        assert triton_dtype(dtype) == tl_dtype
