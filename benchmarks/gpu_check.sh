@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Everything a resolution needs from the GPU machine, in one call (device time is scarce):
-#   bash benchmarks/gpu_check.sh tests|sanitize|bench|ncu ...   (logs and results under $OUT)
+# What a resolution needs from the GPU machine, in one call (device time is scarce):
+#   bash benchmarks/gpu_check.sh bench suite sanitize ncu tests   (logs and results under $OUT)
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
 for step in "$@"; do
+  start=$SECONDS
   case $step in
-    tests)
-      start=$SECONDS
-      make test ARGS="-p no:cacheprovider" 2>&1 | tee "$OUT/tests.log" | tail -25
-      echo "GPU test suite: $((SECONDS - start)) s" ;;
+    bench)     # the prompt's case against every implementation
+      timeout 150 make bench ARGS="--json $OUT/bench_seed.json" 2>"$OUT/bench_seed.err" | tee "$OUT/bench_seed.txt" ;;
+    suite)     # every layout, ours against copy, torch and the answer file
+      timeout 200 make bench ARGS="--suite --only ours,torch,answer,CuPy --json $OUT/bench.json --plot $OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
     sanitize)
-      compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py 2>&1 | tee "$OUT/memcheck.log" | tail -14 ;;
-    bench)
-      make bench ARGS="--suite --json $OUT/bench.json --plot $OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
+      timeout 150 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -12 "$OUT/memcheck.log" ;;
     ncu)
-      python3 -m triton_cumprod.kernelbench --ncu 2>&1 | tee "$OUT/ncu.json" | tail -30 ;;
+      timeout 150 python3 -m triton_cumprod.kernelbench --ncu > "$OUT/ncu.json" 2>&1; tail -40 "$OUT/ncu.json" ;;
+    tests)
+      timeout 240 make test ARGS="-p no:cacheprovider -rfE" > "$OUT/tests.log" 2>&1; tail -30 "$OUT/tests.log" ;;
   esac
+  echo "== $step: $((SECONDS - start)) s"
 done
