@@ -9,15 +9,15 @@ for step in "$@"; do
   start=$SECONDS
   case $step in
     bench)     # the prompt's case against every implementation
-      timeout 150 make bench ARGS="--json $OUT/bench_seed.json" 2>"$OUT/bench_seed.err" | tee "$OUT/bench_seed.txt" ;;
+      timeout 100 make bench ARGS="--json $OUT/bench_seed.json" 2>"$OUT/bench_seed.err" | tee "$OUT/bench_seed.txt" ;;
     suite)     # every layout, ours against copy, torch and the answer file
-      timeout 200 make bench ARGS="--suite --only ours,torch,answer,CuPy --json $OUT/bench.json --plot $OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
+      timeout 150 make bench ARGS="--suite --only ours,torch,answer,CuPy --json $OUT/bench.json --plot $OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
     sanitize)
-      timeout 150 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -12 "$OUT/memcheck.log" ;;
+      timeout 60 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -12 "$OUT/memcheck.log" ;;
     ncu)
-      timeout 150 python3 -m triton_cumprod.kernelbench --ncu > "$OUT/ncu.json" 2>&1; tail -40 "$OUT/ncu.json" ;;
+      timeout 60 python3 -m triton_cumprod.kernelbench --ncu > "$OUT/ncu.json" 2>&1; tail -40 "$OUT/ncu.json" ;;
     tests)
-      timeout 240 make test ARGS="-p no:cacheprovider -rfE" > "$OUT/tests.log" 2>&1; tail -30 "$OUT/tests.log" ;;
+      timeout ${TEST_TIMEOUT:-240} make test ARGS="-p no:cacheprovider -rfE ${TEST_ARGS:-}" > "$OUT/tests.log" 2>&1; tail -30 "$OUT/tests.log" ;;
   esac
   echo "== $step: $((SECONDS - start)) s"
 done
