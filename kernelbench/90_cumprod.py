@@ -128,7 +128,7 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
     tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_r, block_l, num_warps = plan
-    grid = (triton.cdiv(n_rows, block_r), n_chunks)
+    grid = ((n_rows + block_r - 1) // block_r, n_chunks)
     scan_rows_kernel[grid](
         x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
@@ -140,12 +140,21 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
     input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_i, block_l, num_warps = plan
-    grid = (n_outer * triton.cdiv(inner, block_i), n_chunks)
+    grid = (n_outer * ((inner + block_i - 1) // block_i), n_chunks)
     scan_cols_kernel[grid](
         x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,
         REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
     )
+
+
+def ceil_div(a, b):
+    # triton.cdiv and triton.next_power_of_2 cost microseconds a call on the host; these cost nothing.
+    return -(-a // b)
+
+
+def next_power_of_2(n):
+    return 1 << max(n - 1, 0).bit_length()
 
 
 def tile_settings(capability, itemsize):
@@ -176,23 +185,23 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l = min(triton.next_power_of_2(length), row_step if unit_stride else 64)
-        block_a = min(max(1, short_tile // block_l), triton.next_power_of_2(n_outer))
-        lines = triton.cdiv(n_outer, block_a)
+        block_l = min(next_power_of_2(length), row_step if unit_stride else 64)
+        block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
+        lines = ceil_div(n_outer, block_a)
     else:
         kind = "cols"
         # Long columns amortise a program's start over more steps: they take wider tiles.
-        block_a = min(triton.next_power_of_2(inner), 128 if length >= 16384 else 64)
-        block_l = min(max(64, col_tile // block_a), triton.next_power_of_2(length))
-        lines = n_outer * triton.cdiv(inner, block_a)
+        block_a = min(next_power_of_2(inner), 128 if length >= 16384 else 64)
+        block_l = min(max(64, col_tile // block_a), next_power_of_2(length))
+        lines = n_outer * ceil_div(inner, block_a)
     # Four warps for long lines; tiles of short rows take one warp per 1024 elements.
     num_warps = 4 if kind == "cols" or block_a == 1 else max(1, min(4, block_a * block_l // 1024))
     n_chunks = 1
     if lines < n_sm and length > 2 * block_l:
         # Fewer lines than SMs: one pass more over the input costs less than idle SMs.
-        n_chunks = min(triton.cdiv(split_programs_per_sm * n_sm, lines), triton.cdiv(length, block_l), 65535)
-    chunk = triton.cdiv(triton.cdiv(length, n_chunks), block_l) * block_l
-    n_chunks = triton.cdiv(length, chunk)
+        n_chunks = min(ceil_div(split_programs_per_sm * n_sm, lines), ceil_div(length, block_l), 65535)
+    chunk = ceil_div(ceil_div(length, n_chunks), block_l) * block_l
+    n_chunks = ceil_div(length, chunk)
     return kind, n_chunks, chunk, block_a, block_l, num_warps
 
 
@@ -248,8 +257,7 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
     and a second pass scans the chunks. Every product is taken in a fixed order: results are
     bitwise reproducible."""
     n_sm, capability = device_traits(x.device)
-    itemsize = torch.empty((), dtype=out_dtype).element_size()
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, itemsize)
+    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, out_dtype.itemsize)
     n_chunks = plan[1]
     prefix = None
     if n_chunks > 1:

@@ -29,9 +29,10 @@ def runs_on_kernels(input, dim, dtype, out):
     TRITON_INTERPRET=1), and inputs that require grad."""
     if not isinstance(input, torch.Tensor) or type(dim) is not int:
         return False
-    if input.device.type != "cuda" and not (input.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
+    if not input.is_cuda and not (input.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
         return False
-    if not -max(input.dim(), 1) <= dim < max(input.dim(), 1):
+    ndim = max(input.dim(), 1)
+    if not -ndim <= dim < ndim:
         return False
     if dtype is not None and not isinstance(dtype, torch.dtype):
         return False

@@ -1,4 +1,10 @@
-import triton
+def ceil_div(a, b):
+    # triton.cdiv and triton.next_power_of_2 cost microseconds a call on the host; these cost nothing.
+    return -(-a // b)
+
+
+def next_power_of_2(n):
+    return 1 << max(n - 1, 0).bit_length()
 
 
 def tile_settings(capability, itemsize):
@@ -29,21 +35,21 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l = min(triton.next_power_of_2(length), row_step if unit_stride else 64)
-        block_a = min(max(1, short_tile // block_l), triton.next_power_of_2(n_outer))
-        lines = triton.cdiv(n_outer, block_a)
+        block_l = min(next_power_of_2(length), row_step if unit_stride else 64)
+        block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
+        lines = ceil_div(n_outer, block_a)
     else:
         kind = "cols"
         # Long columns amortise a program's start over more steps: they take wider tiles.
-        block_a = min(triton.next_power_of_2(inner), 128 if length >= 16384 else 64)
-        block_l = min(max(64, col_tile // block_a), triton.next_power_of_2(length))
-        lines = n_outer * triton.cdiv(inner, block_a)
+        block_a = min(next_power_of_2(inner), 128 if length >= 16384 else 64)
+        block_l = min(max(64, col_tile // block_a), next_power_of_2(length))
+        lines = n_outer * ceil_div(inner, block_a)
     # Four warps for long lines; tiles of short rows take one warp per 1024 elements.
     num_warps = 4 if kind == "cols" or block_a == 1 else max(1, min(4, block_a * block_l // 1024))
     n_chunks = 1
     if lines < n_sm and length > 2 * block_l:
         # Fewer lines than SMs: one pass more over the input costs less than idle SMs.
-        n_chunks = min(triton.cdiv(split_programs_per_sm * n_sm, lines), triton.cdiv(length, block_l), 65535)
-    chunk = triton.cdiv(triton.cdiv(length, n_chunks), block_l) * block_l
-    n_chunks = triton.cdiv(length, chunk)
+        n_chunks = min(ceil_div(split_programs_per_sm * n_sm, lines), ceil_div(length, block_l), 65535)
+    chunk = ceil_div(ceil_div(length, n_chunks), block_l) * block_l
+    n_chunks = ceil_div(length, chunk)
     return kind, n_chunks, chunk, block_a, block_l, num_warps

@@ -23,8 +23,7 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
     and a second pass scans the chunks. Every product is taken in a fixed order: results are
     bitwise reproducible."""
     n_sm, capability = device_traits(x.device)
-    itemsize = torch.empty((), dtype=out_dtype).element_size()
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, itemsize)
+    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, out_dtype.itemsize)
     n_chunks = plan[1]
     prefix = None
     if n_chunks > 1:

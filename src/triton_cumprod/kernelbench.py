@@ -270,7 +270,9 @@ def ncu_metrics(path, rows, cols):
         except ValueError:
             pass
         report.setdefault(name, {})[row["Metric Name"]] = value
-    return {name: {m: metrics.get(m) for m in NCU_METRICS} for name, metrics in report.items()}
+    # torch's own kernels (torch.rand's) start with "void at::"; the file's Triton kernels are plain names.
+    return {name: {m: metrics.get(m) for m in NCU_METRICS} for name, metrics in report.items()
+            if not name.startswith("void ")}
 
 
 def main(argv=None):

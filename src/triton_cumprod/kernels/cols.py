@@ -61,7 +61,7 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
     input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_i, block_l, num_warps = plan
-    grid = (n_outer * triton.cdiv(inner, block_i), n_chunks)
+    grid = (n_outer * ((inner + block_i - 1) // block_i), n_chunks)
     scan_cols_kernel[grid](
         x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,

@@ -55,7 +55,7 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
     tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_r, block_l, num_warps = plan
-    grid = (triton.cdiv(n_rows, block_r), n_chunks)
+    grid = ((n_rows + block_r - 1) // block_r, n_chunks)
     scan_rows_kernel[grid](
         x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
