@@ -64,18 +64,19 @@ def cumprod(input, dim, *, dtype=None, out=None):
     if input.device.type == "cpu" and out_dtype == torch.bfloat16 and input.dtype != torch.bfloat16:
         # Triton 3.6's interpreter casts float64 and integers to bf16 wrongly: cast as torch does, first.
         input = input.to(torch.bfloat16)
-    result = cumprod_forward(input, dim, out_dtype)
     if out is None:
-        return result
-    if out.shape != result.shape:
+        return cumprod_forward(input, dim, out_dtype)
+    if out.shape != input.shape:
         if out.numel() != 0:
             warnings.warn(
                 f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
-                f"which does not match the required output shape {list(result.shape)}. This behavior is "
+                f"which does not match the required output shape {list(input.shape)}. This behavior is "
                 "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
                 "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
                 "elements with t.resize_(0).",
                 UserWarning,
             )
-        out.resize_(result.shape)
-    return out.copy_(result)
+        out.resize_(input.shape)
+    if out.is_contiguous():
+        return cumprod_forward(input, dim, out_dtype, out)
+    return out.copy_(cumprod_forward(input, dim, out_dtype))

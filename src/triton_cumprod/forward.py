@@ -49,10 +49,11 @@ def default_dtype(dtype):
     return torch.int64
 
 
-def cumprod_forward(x, dim, out_dtype):
-    """torch.cumprod(x, dim, dtype=out_dtype) as a new contiguous tensor, for `x` of any shape and
-    strides and `dim` already checked."""
-    y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+def cumprod_forward(x, dim, out_dtype, y=None):
+    """torch.cumprod(x, dim, dtype=out_dtype), for `x` of any shape and strides and `dim` already
+    checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor."""
+    if y is None:
+        y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     if y.numel() == 0:
         return y
     if x.dim() == 0 or x.shape[dim] == 1:
