@@ -1,0 +1,122 @@
+"""Compile the kernels a cumprod call would launch, for a GPU generation, on a machine without a GPU.
+
+    python -m triton_cumprod.compile_check --arch 90 --shape 32768,32768 --dim 1 --dtype float32
+
+Runs the real launch path (plan, split recursion, launchers) on CPU tensors of the given shape, with
+each kernel launch replaced by an ahead-of-time compile for `sm_<arch>` through Triton's own
+compiler and ptxas. It reports, per launch, the widest global load and store in the PTX and any
+local-memory traffic (spills), so CI catches compiler crashes and lost vectorisation that only a GPU
+would otherwise show. Must run without TRITON_INTERPRET (the kernels must be compiled functions).
+"""
+import argparse
+import json
+import re
+import sys
+
+import torch
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from triton_cumprod import forward
+from triton_cumprod.kernels import cols, rows
+from triton_cumprod.layout import scan_view
+
+# What a GPU generation reports to the dispatcher: (multiprocessors, capability).
+TRAITS = {89: (128, (8, 9)), 90: (132, (9, 0))}
+POINTER_TYPES = {
+    torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32", torch.float64: "*fp64",
+    torch.int8: "*i8", torch.int16: "*i16", torch.int32: "*i32", torch.int64: "*i64", torch.uint8: "*u8",
+    torch.bool: "*i1",
+}
+
+
+def _signature(kernel, args, constexprs):
+    """Triton's specialisation of a launch, as its launcher would make it: pointers and integers
+    divisible by 16 get the divisibility hint, integers equal to 1 become constants."""
+    names = kernel.arg_names
+    signature, constants, aligned = {}, dict(constexprs), []
+    for name, value in zip(names, args):
+        if isinstance(value, torch.Tensor):
+            signature[name] = POINTER_TYPES[value.dtype]
+            aligned.append(name)
+        elif value == 1:
+            signature[name] = "constexpr"
+            constants[name] = 1
+        else:
+            signature[name] = "i32" if -2**31 <= value < 2**31 else "i64"
+            if value % 16 == 0:
+                aligned.append(name)
+    for name in constexprs:
+        signature[name] = "constexpr"
+    attrs = {(names.index(name),): [["tt.divisibility", 16]] for name in aligned}
+    return {name: signature[name] for name in names}, constants, attrs
+
+
+def _vector_bits(ptx, op):
+    """Widest access of `op` ('ld.global' or 'st.global') in bits, 0 if there is none."""
+    widest = 0
+    for match in re.finditer(re.escape(op) + r"(?:\.[a-zA-Z0-9_:]+)*?(?:\.v(\d))?\.b(\d+)", ptx):
+        widest = max(widest, int(match.group(1) or 1) * int(match.group(2)))
+    return widest
+
+
+class _Compiler:
+    """Stands in for a kernel: `kernel[grid](*args, **kwargs)` compiles instead of launching."""
+
+    def __init__(self, kernel, arch, report):
+        self.kernel, self.arch, self.report = kernel, arch, report
+
+    def __getitem__(self, grid):
+        def compile_launch(*args, num_warps=4, **constexprs):
+            signature, constants, attrs = _signature(self.kernel, args, constexprs)
+            source = ASTSource(self.kernel, signature, constants, attrs)
+            compiled = triton.compile(source, target=GPUTarget("cuda", self.arch, 32), options={"num_warps": num_warps})
+            ptx = compiled.asm["ptx"]
+            self.report.append({
+                "kernel": self.kernel.__name__, "grid": list(grid), "num_warps": num_warps,
+                "constexprs": {k: str(v) for k, v in constexprs.items()},
+                "load_bits": _vector_bits(ptx, "ld.global"), "store_bits": _vector_bits(ptx, "st.global"),
+                "local_memory": "ld.local" in ptx or "st.local" in ptx,
+                "shared_bytes": compiled.metadata.shared,
+            })
+        return compile_launch
+
+
+def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False):
+    """The report of every kernel cumprod(x, dim, dtype=out_dtype) launches on sm_<arch>."""
+    x = torch.empty(shape[::-1] if transposed else shape, dtype=dtype, device="meta")
+    x = x.t() if transposed else x
+    out_dtype = out_dtype or forward.default_dtype(dtype)
+    report = []
+    saved = forward.device_traits, rows.scan_rows_kernel, cols.scan_cols_kernel
+    forward.device_traits = lambda device: TRAITS[arch]
+    rows.scan_rows_kernel = _Compiler(saved[1], arch, report)
+    cols.scan_cols_kernel = _Compiler(saved[2], arch, report)
+    try:
+        view, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
+        y = torch.empty(shape, dtype=out_dtype, device="meta")
+        forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype)
+    finally:
+        forward.device_traits, rows.scan_rows_kernel, cols.scan_cols_kernel = saved
+    return report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", type=int, choices=sorted(TRAITS), default=90)
+    parser.add_argument("--shape", required=True, help="e.g. 32768,32768")
+    parser.add_argument("--dim", type=int, default=-1)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--out-dtype", help="dtype= of the call")
+    parser.add_argument("--transposed", action="store_true", help="a transposed (non-contiguous) 2-D input")
+    args = parser.parse_args(argv)
+    shape = tuple(int(s) for s in args.shape.split(","))
+    out_dtype = getattr(torch, args.out_dtype) if args.out_dtype else None
+    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, args.transposed)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

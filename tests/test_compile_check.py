@@ -1,0 +1,73 @@
+"""The kernels compile for sm_89 (the prompt's RTX 4090) and sm_90 (H200) with 16-byte global
+accesses and no spills, checked without a GPU through triton_cumprod.compile_check."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+# (shape, dim, dtype, dtype=, transposed, whether every access must be 16 bytes wide)
+CASES = [
+    ((32768, 32768), 1, "float32", None, False, True),
+    ((32768, 32768), 1, "bfloat16", None, False, True),
+    ((32768, 32768), 0, "float32", None, False, True),
+    ((4194304, 64), 1, "float32", None, False, True),
+    ((64, 4096, 1024), 1, "float32", None, False, True),
+    ((16384, 32768), 1, "float64", None, False, True),
+    ((32768, 32768), 1, "float32", None, True, True),
+    ((268435456,), 0, "float32", None, False, False),
+    ((16777216, 4), 0, "float32", None, False, False),
+    ((1000, 1003), 1, "float32", "float16", False, False),
+    ((3, 5, 7), 1, "bool", None, False, False),
+    ((7, 300001), 1, "int8", "int64", False, False),
+]
+
+SCRIPT = """
+import json, sys, torch
+from triton_cumprod.compile_check import compile_call
+cases = json.loads(sys.argv[1])
+out = []
+for arch in (89, 90):
+    for shape, dim, dtype, out_dtype, transposed, _ in cases:
+        out.append(compile_call(tuple(shape), dim, getattr(torch, dtype), arch,
+                                getattr(torch, out_dtype) if out_dtype else None, transposed))
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def reports():
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = SRC
+    run = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(CASES)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = json.loads(run.stdout.splitlines()[-1])
+    return dict(zip([(arch, i) for arch in (89, 90) for i in range(len(CASES))], results))
+
+
+@pytest.mark.parametrize("arch", [89, 90])
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{c[0]}-dim{c[1]}-{c[2]}{'-T' if c[4] else ''}" for c in CASES])
+def test_kernels_compile(reports, arch, case):
+    launches = reports[(arch, case)]
+    assert launches, "the call launched no kernel"
+    for launch in launches:
+        assert not launch["local_memory"], f"spills to local memory: {launch}"
+        assert launch["shared_bytes"] <= 99 * 1024, f"more shared memory than sm_89 gives a block: {launch}"
+        assert launch["load_bits"] > 0 and launch["store_bits"] > 0
+    if CASES[case][5]:
+        final = launches[-1]
+        assert final["load_bits"] == 128 and final["store_bits"] == 128, f"accesses are not 16 bytes wide: {final}"
+
+
+def test_vector_width_reader():
+    from triton_cumprod.compile_check import _vector_bits
+
+    ptx = "ld.global.v4.b32 { %r1 }, [ %rd1 ];\n@%p1 st.global.b16 [ %rd2 ], { %rs1 };\nld.global.L1::evict_last.v2.b32 {}"
+    assert _vector_bits(ptx, "ld.global") == 128
+    assert _vector_bits(ptx, "st.global") == 16
+    assert _vector_bits("", "ld.global") == 0
