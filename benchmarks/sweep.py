@@ -9,12 +9,12 @@ where the scan's order shows). --host adds the host microseconds of each layer o
 """
 import argparse
 import itertools
-import time
 
 import torch
 import triton
 
 from triton_cumprod import cumprod
+from triton_cumprod.bench import host_us_per_call
 from triton_cumprod.dispatch import plan_scan
 from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d
 from triton_cumprod.layout import scan_view
@@ -61,16 +61,6 @@ def sweep(name, shape, dim, dtype, plans):
     del x, y
 
 
-def host_us(fn, calls=3000):
-    fn()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - start) / calls * 1e6
-
-
 def host_layers(shape=(8, 128), dim=1):
     """Microseconds a call spends in each layer, on a tensor whose kernel takes next to nothing."""
     x = torch.rand(shape, device="cuda")
@@ -89,7 +79,7 @@ def host_layers(shape=(8, 128), dim=1):
     ]
     print(f"== host us per call, {shape} dim {dim}", flush=True)
     for name, fn in layers:
-        print(f"   {name:<34} {host_us(fn):7.1f}", flush=True)
+        print(f"   {name:<34} {host_us_per_call(fn):7.1f}", flush=True)
 
 
 def rows_plans(block_rs, block_ls, warps):
