@@ -78,3 +78,20 @@ def test_cpu_run_writes_json(tmp_path):
     impls = {row["impl"]: row for row in case["results"]}
     assert set(impls) == {"ours", "torch"}
     assert impls["ours"]["max_rel_err"] < 1e-4 and impls["ours"]["wall_ms"] > 0
+
+
+def test_backward_options():
+    args = bench.parse_args(["--backward"])
+    assert bench.selected_cases(args) == bench.BACKWARD_SUITE[:1]
+    assert bench.selected_cases(bench.parse_args(["--backward", "--suite"])) == bench.BACKWARD_SUITE
+    x = bench.make_input((4, 250), "float32", "zeros100", "cpu")
+    assert (x.view(-1)[::100] == 0).all() and (x != 0).sum() == x.numel() - 10
+
+
+def test_gradient_error_sees_a_wrong_gradient():
+    x = bench.make_input((3, 40), "float64", "near1", "cpu")
+    run, g = bench.backward_of(torch.cumprod, x, 1)
+    grad = run()
+    assert bench.gradient_error(x, grad, 1, g) < 1e-12
+    grad[1, 5] += 0.1 * grad.abs().max()
+    assert bench.gradient_error(x, grad, 1, g) > 0.05

@@ -10,7 +10,7 @@ import pytest
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
-# (shape, dim, dtype, dtype=, transposed, whether every access must be 16 bytes wide)
+# (shape, dim, dtype, dtype=, transposed, whether every access must be 16 bytes wide, backward)
 CASES = [
     ((32768, 32768), 1, "float32", None, False, True),
     ((32768, 32768), 1, "bfloat16", None, False, True),
@@ -24,7 +24,13 @@ CASES = [
     ((1000, 1003), 1, "float32", "float16", False, False),
     ((3, 5, 7), 1, "bool", None, False, False),
     ((7, 300001), 1, "int8", "int64", False, False),
+    ((32768, 32768), 1, "float32", None, False, False, True),
+    ((32768, 32768), 0, "float32", None, False, True, True),
+    ((268435456,), 0, "float32", None, False, False, True),
+    ((64, 4096, 1024), 1, "bfloat16", None, False, True, True),
+    ((5, 7, 3), 2, "float16", "float32", False, False, True),
 ]
+CASES = [case + (False,) * (7 - len(case)) for case in CASES]
 
 SCRIPT = """
 import json, sys, torch
@@ -32,9 +38,9 @@ from triton_cumprod.compile_check import compile_call
 cases = json.loads(sys.argv[1])
 out = []
 for arch in (89, 90):
-    for shape, dim, dtype, out_dtype, transposed, _ in cases:
+    for shape, dim, dtype, out_dtype, transposed, _, gradient in cases:
         out.append(compile_call(tuple(shape), dim, getattr(torch, dtype), arch,
-                                getattr(torch, out_dtype) if out_dtype else None, transposed))
+                                getattr(torch, out_dtype) if out_dtype else None, transposed, gradient))
 print(json.dumps(out))
 """
 
@@ -51,7 +57,7 @@ def reports():
 
 
 @pytest.mark.parametrize("arch", [89, 90])
-@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{c[0]}-dim{c[1]}-{c[2]}{'-T' if c[4] else ''}" for c in CASES])
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{c[0]}-dim{c[1]}-{c[2]}{'-T' if c[4] else ''}{'-grad' if c[6] else ''}" for c in CASES])
 def test_kernels_compile(reports, arch, case):
     launches = reports[(arch, case)]
     assert launches, "the call launched no kernel"

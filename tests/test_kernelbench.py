@@ -134,3 +134,9 @@ def test_model_new_matches_torch(shape, dim, device):
     ref = torch.cumprod(x.double(), dim)
     assert y.dtype == x.dtype and y.shape == x.shape
     torch.testing.assert_close(y.double(), ref, rtol=1e-5, atol=0)
+
+
+def test_answer_carries_only_what_model_new_reaches():
+    text = ANSWER_FILE.read_text()
+    assert "def cumprod_forward" in text and "def scan_rows_kernel" in text and "def scan_cols_kernel" in text
+    assert "def plan_backward" not in text  # the gradient's plan lives beside the forward's, unused here

@@ -4,6 +4,7 @@ import warnings
 
 import torch
 
+from .autograd import CumprodFunction
 from .forward import cumprod_forward, default_dtype
 
 # The dtypes the kernels write; the inputs they read are these and bool.
@@ -26,7 +27,7 @@ def runs_on_kernels(input, dim, dtype, out):
     """Whether our kernels compute this call. Everything else, including every call torch rejects,
     goes to torch.cumprod itself, so that it raises torch's own error or computes what we do not:
     complex and bool or float8 results, devices other than CUDA (and the CPU under
-    TRITON_INTERPRET=1), and inputs that require grad."""
+    TRITON_INTERPRET=1), and out= or integer results under autograd."""
     if not isinstance(input, torch.Tensor) or type(dim) is not int:
         return False
     if not input.is_cuda and not (input.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
@@ -43,9 +44,11 @@ def runs_on_kernels(input, dim, dtype, out):
             return False
         if out.untyped_storage().data_ptr() == input.untyped_storage().data_ptr():
             return False  # torch decides what an out= sharing the input's memory means
+    out_dtype = result_dtype(input, dtype, out)
     if torch.is_grad_enabled() and (input.requires_grad or (out is not None and out.requires_grad)):
-        return False
-    return (input.dtype in KERNEL_DTYPES or input.dtype == torch.bool) and result_dtype(input, dtype, out) in KERNEL_DTYPES
+        if out is not None or not out_dtype.is_floating_point:
+            return False  # torch refuses these under autograd, with its own message
+    return (input.dtype in KERNEL_DTYPES or input.dtype == torch.bool) and out_dtype in KERNEL_DTYPES
 
 
 def cumprod(input, dim, *, dtype=None, out=None):
@@ -65,6 +68,8 @@ def cumprod(input, dim, *, dtype=None, out=None):
         # Triton 3.6's interpreter casts float64 and integers to bf16 wrongly: cast as torch does, first.
         input = input.to(torch.bfloat16)
     if out is None:
+        if torch.is_grad_enabled() and input.requires_grad:
+            return CumprodFunction.apply(input, dim, out_dtype)
         return cumprod_forward(input, dim, out_dtype)
     if out.shape != input.shape:
         if out.numel() != 0:

@@ -3,6 +3,7 @@
     python -m triton_cumprod.bench                       # the prompt's case: fp32 32768 x 32768, dim 1
     python -m triton_cumprod.bench --suite --json r.json --plot r.png
     python -m triton_cumprod.bench --shape 16,16777216 --dim 1 --dtype bfloat16
+    python -m triton_cumprod.bench --backward --suite   # the gradient: ratio to two copies
 
 Every figure is a ratio to x.clone() on the same tensor in the same run (1.00 = copy speed), timed
 with triton.testing.do_bench (median). Without a GPU it says so and runs one small case under
@@ -37,6 +38,12 @@ SUITE = [
     ("1-D", (268435456,), 0, "float32", "near1"),
     ("tiny", (8, 128), 1, "float32", "near1"),
 ]
+BACKWARD_SUITE = [
+    ("backward", (32768, 32768), 1, "float32", "near1"),
+    ("backward, zero every 100", (32768, 32768), 1, "float32", "zeros100"),
+    ("backward dim 0", (32768, 32768), 0, "float32", "near1"),
+    ("backward 1-D", (268435456,), 0, "float32", "near1"),
+]
 CPU_CASE = ("small (interpreter)", (16, 1000), 1, "float32", "near1")
 # The seed's kernel walks each line serially: past this length it would run for minutes.
 SEED_MAX_LENGTH = 65536
@@ -49,6 +56,10 @@ def make_input(shape, dtype, kind, device):
         return torch.rand(shape, device=device).to(dtype)
     if kind == "transposed":
         return make_input(shape[::-1], "float32", "near1", device).to(dtype).t()
+    if kind == "zeros100":
+        x = make_input(shape, "float32", "near1", device).to(dtype)
+        x.view(-1)[::100] = 0
+        return x
     if dtype.is_floating_point:
         # Spread the factors wider than the dtype's spacing at 1, or half types would read all ones.
         spread = 1 / 32 if dtype.itemsize == 2 else 1 / 256
@@ -72,6 +83,27 @@ def max_rel_error(x, y, dim):
         return err.nan_to_num(nan=float("inf")).max().item() if err.numel() else 0.0
     ref = torch.cumprod(xs.long(), dim)
     return float((ys.long() != ref).any().item())
+
+
+def gradient_error(x, grad, dim, g):
+    """Max error of `grad` against torch's gradient in float64 on up to 64 lines, relative to the
+    largest entry (a gradient sums terms of both signs, so its small entries carry others' rounding)."""
+    dim = dim % x.dim()
+    lines = [slice(None)] * x.dim()
+    if x.dim() > 1:
+        lines[1 if dim == 0 else 0] = slice(0, 64)
+    lines = tuple(lines)
+    xs = x[lines].detach().double().requires_grad_()
+    (ref,) = torch.autograd.grad(torch.cumprod(xs, dim), xs, g[lines].double())
+    return ((grad[lines].double() - ref).abs().max() / ref.abs().max()).item()
+
+
+def backward_of(fn, x, dim):
+    """(the backward alone, as a callable; the output gradient it is given) for fn(x, dim)."""
+    xg = x.detach().requires_grad_()
+    y = fn(xg, dim)
+    g = make_input(tuple(x.shape), str(y.dtype).split(".")[-1], "near1", x.device)
+    return (lambda: torch.autograd.grad(y, xg, g, retain_graph=True)[0]), g
 
 
 def providers(include_compile=True):
@@ -121,12 +153,14 @@ def host_us_per_call(fn, calls=2000):
     return (time.perf_counter() - start) / calls * 1e6
 
 
-def run_case(case, impls, log):
+def run_case(case, impls, log, backward=False):
+    """Time each implementation on one case. With `backward`, time its backward alone: it reads x,
+    y and the output gradient and writes the input's, so its ratio is to two copies."""
     import triton.testing
 
     name, shape, dim, dtype, kind = case
     x = make_input(shape, dtype, kind, "cuda")
-    nbytes = x.numel() * (x.element_size() + torch.empty((), dtype=default_dtype(x.dtype)).element_size())
+    nbytes = x.numel() * (x.element_size() + default_dtype(x.dtype).itemsize) * (2 if backward else 1)
     bench = lambda fn: triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
     t_copy = bench(lambda: x.clone())
     rows = [{"impl": "copy", "ms": t_copy, "gbps": 2 * x.numel() * x.element_size() / t_copy / 1e6, "ratio": 1.0}]
@@ -139,13 +173,16 @@ def run_case(case, impls, log):
             if impl == "seed" and shape[dim] > SEED_MAX_LENGTH:
                 raise ImportError(f"serial over {shape[dim]} elements a line: minutes; skipped")
             fn = make()
-            y = fn(x, dim)
-            row["max_rel_err"] = max_rel_error(x, y, dim)
-            del y
-            t = bench(lambda: fn(x, dim))
-            row.update(ms=t, gbps=nbytes / t / 1e6, ratio=t_copy / t)
+            if backward:
+                run, g = backward_of(fn, x, dim)
+                row["max_rel_err"] = gradient_error(x, run(), dim, g)
+            else:
+                run = lambda: fn(x, dim)
+                row["max_rel_err"] = max_rel_error(x, run(), dim)
+            t = bench(run)
+            row.update(ms=t, gbps=nbytes / t / 1e6, ratio=t_copy / t * (2 if backward else 1))
             if x.numel() <= HOST_TIMED_NUMEL:
-                row["host_us"] = host_us_per_call(lambda: fn(x, dim))
+                row["host_us"] = host_us_per_call(run)
         except Exception as err:  # a peer that is missing or fails here is reported, not fatal
             row["skipped"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
         rows.append(row)
@@ -199,6 +236,8 @@ def parse_args(argv=None):
     parser.add_argument("--shape", help="one custom case, e.g. 16,16777216")
     parser.add_argument("--dim", type=int, default=1)
     parser.add_argument("--dtype", default="float32", choices=["float16", "bfloat16", "float32", "float64", "int32", "int64"])
+    parser.add_argument("--backward", action="store_true",
+                        help="time the backward (ours and torch); with --suite, the backward suite")
     parser.add_argument("--only", help="comma-separated implementations to run (default: all)")
     parser.add_argument("--json", metavar="FILE", help="write every figure and the versions as JSON")
     parser.add_argument("--plot", metavar="FILE", help="write a PNG of the ratio to copy per case")
@@ -210,11 +249,11 @@ def parse_args(argv=None):
 
 def selected_cases(args):
     if args.suite:
-        return SUITE
+        return BACKWARD_SUITE if args.backward else SUITE
     if args.shape:
         shape = tuple(int(s) for s in args.shape.split(","))
         return [("custom", shape, args.dim, args.dtype, "near1")]
-    return [SEED_CASE]
+    return BACKWARD_SUITE[:1] if args.backward else [SEED_CASE]
 
 
 def cpu_report(args):
@@ -250,13 +289,15 @@ def main(argv=None):
             print(f"  {CPU_CASE[0]} {row['impl']:<6} {row['wall_ms']:9.1f} ms wall  max rel err {row['max_rel_err']:.2e}")
     else:
         impls = providers()
-        if args.only:
-            wanted = set(args.only.split(","))
+        wanted = set(args.only.split(",")) if args.only else None
+        if args.backward:
+            wanted = (wanted or {"ours", "torch"}) & {"ours", "torch", "torch.compile"}
+        if wanted is not None:
             impls = [(n, m) for n, m in impls if n in wanted]
         report = {"device": torch.cuda.get_device_name(), "capability": list(torch.cuda.get_device_capability()), "cases": []}
         log = lambda msg: print(msg, file=sys.stderr, flush=True)
         for case in selected_cases(args):
-            report["cases"].append(run_case(case, impls, log))
+            report["cases"].append(run_case(case, impls, log, args.backward))
             torch.cuda.empty_cache()
         print(format_table(report))
     report["versions"] = versions()

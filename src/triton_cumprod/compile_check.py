@@ -1,4 +1,5 @@
-"""Compile the kernels a cumprod call would launch, for a GPU generation, on a machine without a GPU.
+"""Compile the kernels a cumprod call (or its backward) would launch, for a GPU generation, on a
+machine without a GPU.
 
     python -m triton_cumprod.compile_check --arch 90 --shape 32768,32768 --dim 1 --dtype float32
 
@@ -18,8 +19,8 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from triton_cumprod import forward
-from triton_cumprod.kernels import cols, rows
+from triton_cumprod import autograd, forward
+from triton_cumprod.kernels import backward, cols, rows
 from triton_cumprod.layout import scan_view
 
 # What a GPU generation reports to the dispatcher: (multiprocessors, capability).
@@ -83,22 +84,30 @@ class _Compiler:
         return compile_launch
 
 
-def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False):
-    """The report of every kernel cumprod(x, dim, dtype=out_dtype) launches on sm_<arch>."""
+def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, gradient=False):
+    """The report of every kernel cumprod(x, dim, dtype=out_dtype) launches on sm_<arch>, or with
+    `gradient` every kernel its backward launches."""
     x = torch.empty(shape[::-1] if transposed else shape, dtype=dtype, device="meta")
     x = x.t() if transposed else x
     out_dtype = out_dtype or forward.default_dtype(dtype)
+    y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
-    saved = forward.device_traits, rows.scan_rows_kernel, cols.scan_cols_kernel
-    forward.device_traits = lambda device: TRAITS[arch]
-    rows.scan_rows_kernel = _Compiler(saved[1], arch, report)
-    cols.scan_cols_kernel = _Compiler(saved[2], arch, report)
+    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (backward, "cumprod_backward_kernel")]
+    saved = [getattr(module, name) for module, name in kernels]
+    saved_traits = forward.device_traits, autograd.device_traits
+    forward.device_traits = autograd.device_traits = lambda device: TRAITS[arch]
+    for (module, name), kernel in zip(kernels, saved):
+        setattr(module, name, _Compiler(kernel, arch, report))
     try:
-        view, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-        y = torch.empty(shape, dtype=out_dtype, device="meta")
-        forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype)
+        if gradient:
+            autograd.cumprod_backward(x, y, torch.empty_like(y), dim, out_dtype)
+        else:
+            view, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
+            forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype)
     finally:
-        forward.device_traits, rows.scan_rows_kernel, cols.scan_cols_kernel = saved
+        forward.device_traits, autograd.device_traits = saved_traits
+        for (module, name), kernel in zip(kernels, saved):
+            setattr(module, name, kernel)
     return report
 
 
@@ -110,10 +119,11 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--out-dtype", help="dtype= of the call")
     parser.add_argument("--transposed", action="store_true", help="a transposed (non-contiguous) 2-D input")
+    parser.add_argument("--gradient", action="store_true", help="the backward's kernels instead of the forward's")
     args = parser.parse_args(argv)
     shape = tuple(int(s) for s in args.shape.split(","))
     out_dtype = getattr(torch, args.out_dtype) if args.out_dtype else None
-    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, args.transposed)
+    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, args.transposed, args.gradient)
     print(json.dumps(report, indent=1))
     return 0
 

@@ -46,10 +46,28 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
         lines = n_outer * ceil_div(inner, block_a)
     # Four warps for long lines; tiles of short rows take one warp per 1024 elements.
     num_warps = 4 if kind == "cols" or block_a == 1 else max(1, min(4, block_a * block_l // 1024))
+    n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
+    return kind, n_chunks, chunk, block_a, block_l, num_warps
+
+
+def split_lines(lines, length, block_l, n_sm, programs_per_sm):
+    """(n_chunks, chunk): how to cut each line of `length` so that `lines` of them fill `n_sm`
+    multiprocessors. Only fewer lines than SMs are cut: one pass more over the input costs less
+    than idle SMs."""
     n_chunks = 1
     if lines < n_sm and length > 2 * block_l:
-        # Fewer lines than SMs: one pass more over the input costs less than idle SMs.
-        n_chunks = min(ceil_div(split_programs_per_sm * n_sm, lines), ceil_div(length, block_l), 65535)
+        n_chunks = min(ceil_div(programs_per_sm * n_sm, lines), ceil_div(length, block_l), 65535)
     chunk = ceil_div(ceil_div(length, n_chunks), block_l) * block_l
-    n_chunks = ceil_div(length, chunk)
-    return kind, n_chunks, chunk, block_a, block_l, num_warps
+    return ceil_div(length, chunk), chunk
+
+
+def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
+    """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
+    inner) tensor: (n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps). A program owns BLOCK_I inner
+    positions (one line when inner == 1) and walks BLOCK_L positions of them a step."""
+    _, _, col_tile, split_programs_per_sm = tile_settings(capability, itemsize)
+    block_i = min(next_power_of_2(inner), 64)
+    block_l = min(max(16, col_tile // 2 // block_i), next_power_of_2(length))
+    lines = n_outer * ceil_div(inner, block_i)
+    n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
+    return n_chunks, chunk, block_i, block_l, 4

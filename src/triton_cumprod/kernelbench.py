@@ -5,8 +5,9 @@ the prompt's output and launch rules.
     python -m triton_cumprod.kernelbench --check FILE     # list rule violations; exit 1 on any
     python -m triton_cumprod.kernelbench --ncu            # the prompt's NCU metrics, seed vs ours (GPU)
 
-The answer file is the modules in SOURCES copied verbatim, so the library and the answer never hold
-two copies of a kernel. Those modules may hold nothing but the allowed imports and functions.
+The answer file is the functions of the modules in SOURCES that ModelNew reaches, copied verbatim,
+so the library and the answer never hold two copies of a kernel. Those modules may hold nothing but
+the allowed imports and functions.
 """
 import argparse
 import ast
@@ -56,8 +57,8 @@ def _source_of(text, node):
 
 
 def render():
-    """The answer file's text, from the package's sources."""
-    kernels, wrappers = [], []
+    """The answer file's text: the functions of SOURCES that ModelNew reaches, in source order."""
+    functions = {}
     for name in SOURCES:
         text = (PACKAGE_DIR / name).read_text()
         for node in ast.parse(text).body:
@@ -68,15 +69,24 @@ def render():
                 if node.level == 0:
                     raise ValueError(f"{name}:{node.lineno}: the answer file cannot carry '{ast.unparse(node)}'")
             elif isinstance(node, ast.FunctionDef):
-                (kernels if is_kernel(node) else wrappers).append(_source_of(text, node))
+                functions[node.name] = (node, _source_of(text, node))
             else:
                 raise ValueError(f"{name}:{node.lineno}: only imports and functions can be copied into the answer file")
+    needed, todo = set(), [n.id for n in ast.walk(ast.parse(MODEL)) if isinstance(n, ast.Name)]
+    while todo:
+        name = todo.pop()
+        if name in functions and name not in needed:
+            needed.add(name)
+            todo += [n.id for n in ast.walk(functions[name][0]) if isinstance(n, ast.Name)]
+    kept = [(node, source) for name, (node, source) in functions.items() if name in needed]
     header = [
         "# KernelBench level 1, problem 90: torch.cumprod(x, dim). Generated from the triton_cumprod",
         "# package by `python -m triton_cumprod.kernelbench --write`; edit the package, not this file.",
     ]
-    parts = ["\n".join(header + IMPORTS)] + kernels + wrappers + [MODEL.rstrip("\n")]
-    return "\n\n\n".join(parts) + "\n"
+    parts = ["\n".join(header + IMPORTS)]
+    parts += [source for node, source in kept if is_kernel(node)]
+    parts += [source for node, source in kept if not is_kernel(node)]
+    return "\n\n\n".join(parts + [MODEL.rstrip("\n")]) + "\n"
 
 
 # ---- checker -------------------------------------------------------------------------------

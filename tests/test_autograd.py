@@ -1,0 +1,159 @@
+"""The gradient (triton_cumprod.autograd and kernels/backward.py) against torch's, in float64."""
+import pytest
+import torch
+
+from reference import near_one
+from triton_cumprod import autograd, cumprod
+from triton_cumprod.dispatch import plan_backward
+
+
+def gradients(x, dim, g, dtype=None):
+    """(ours, torch's) gradient of cumprod(x, dim, dtype=dtype) for the output gradient g."""
+    ours = x.detach().clone().requires_grad_()
+    theirs = x.detach().clone().requires_grad_()
+    cumprod(ours, dim, dtype=dtype).backward(g)
+    torch.cumprod(theirs, dim, dtype=dtype).backward(g)
+    return ours.grad, theirs.grad
+
+
+def assert_gradient_matches(x, dim, g, rtol=1e-10, label=""):
+    ours, theirs = gradients(x, dim, g)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert torch.equal(ours == 0, theirs == 0), f"{label}: zero patterns differ\nours {ours}\ntorch {theirs}"
+    torch.testing.assert_close(ours, theirs, rtol=rtol, atol=1e-12, msg=lambda m: f"{label}: {m}")
+
+
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((3, 9), 1), ((3, 9), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((4, 1, 5), 1)])
+def test_gradcheck(shape, dim, device):
+    x = near_one(shape, dtype=torch.float64, device=device, seed=1).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: cumprod(t, dim), (x,))
+
+
+LAYOUTS = {
+    "rows": ((6, 300), 1),
+    "columns": ((300, 6), 0),
+    "3-D middle": ((3, 200, 5), 1),
+    "split rows (few, long)": ((6000,), 0),
+    "split columns": ((2, 5000, 3), 1),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_matches_torch_on_every_layout(layout, device):
+    shape, dim = LAYOUTS[layout]
+    x = near_one(shape, dtype=torch.float64, device=device, seed=2)
+    g = near_one(shape, dtype=torch.float64, device=device, seed=3)
+    assert_gradient_matches(x, dim, g, label=layout)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_many_tiles_and_chunks(layout, device, monkeypatch):
+    """Small tiles and many chunks on small tensors: every carry between tiles and chunks is used."""
+    shape, dim = LAYOUTS[layout]
+
+    def small_plan(n_outer, length, inner, n_sm, capability, itemsize):
+        block_l = 16
+        chunk = 3 * block_l
+        return -(-length // chunk), chunk, min(4, 1 << max(inner - 1, 0).bit_length()), block_l, 1
+
+    monkeypatch.setattr(autograd, "plan_backward", small_plan)
+    x = near_one(shape, dtype=torch.float64, device=device, seed=4)
+    g = near_one(shape, dtype=torch.float64, device=device, seed=5)
+    assert_gradient_matches(x, dim, g, label=layout)
+
+
+ZEROS = {
+    "one zero": [5],
+    "two zeros": [3, 11],
+    "adjacent zeros": [6, 7],
+    "first position": [0],
+    "last position": [-1],
+    "first and last": [0, -1],
+    "every tenth": list(range(2, 40, 10)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZEROS))
+def test_exact_with_zeros(case, device):
+    x = near_one((3, 40), dtype=torch.float64, device=device, seed=6)
+    x[:, ZEROS[case]] = 0
+    x[1] = near_one((40,), dtype=torch.float64, device=device, seed=7)  # one row without zeros
+    g = near_one((3, 40), dtype=torch.float64, device=device, seed=8)
+    assert_gradient_matches(x, 1, g, label=case)
+    assert_gradient_matches(x.t().contiguous(), 0, g.t().contiguous(), label=f"{case}, columns")
+
+
+def test_zeros_across_chunks(device, monkeypatch):
+    monkeypatch.setattr(autograd, "plan_backward", lambda n_outer, length, inner, *_: (-(-length // 32), 32, 1, 16, 1))
+    x = near_one((200,), dtype=torch.float64, device=device, seed=9)
+    x[[40, 41, 150]] = 0
+    assert_gradient_matches(x, 0, near_one((200,), dtype=torch.float64, device=device, seed=10), label="chunks")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_gradient_dtype_and_accuracy(dtype, device):
+    x = near_one((4, 100), device=device, seed=11).to(dtype)
+    g = near_one((4, 100), device=device, seed=12).to(dtype)
+    ours, theirs = gradients(x, 1, g)
+    assert ours.dtype == dtype == theirs.dtype
+    exact, _ = gradients(x.double(), 1, g.double())
+    # The gradient sums terms of both signs, so small entries carry the rounding of large ones:
+    # measure errors against the largest entry. Half types compute in fp32 and round once.
+    scale = exact.abs().max().item()
+    ours_error = (ours.double() - exact).abs().max().item() / scale
+    torch_error = (theirs.double() - exact).abs().max().item() / scale
+    assert ours_error <= max(2 * torch_error, 4 * torch.finfo(dtype).eps), (ours_error, torch_error)
+
+
+def test_dtype_argument(device):
+    """dtype= casts before the scan: the gradient comes back in the input's dtype."""
+    x = near_one((3, 50), device=device, seed=13)
+    g = near_one((3, 50), dtype=torch.float64, device=device, seed=14)
+    ours, theirs = gradients(x, 1, g, dtype=torch.float64)
+    assert ours.dtype == torch.float32 == theirs.dtype
+    exact, _ = gradients(x.double(), 1, g)
+    torch.testing.assert_close(ours.double(), exact, rtol=0, atol=2 * torch.finfo(torch.float32).eps * exact.abs().max().item())
+
+
+def test_negative_and_strided_input(device):
+    base = near_one((50, 6), dtype=torch.float64, device=device, seed=15) * -1
+    x = base.t()
+    assert not x.is_contiguous()
+    assert_gradient_matches(x, 1, near_one((6, 50), dtype=torch.float64, device=device, seed=16), label="strided")
+
+
+def test_non_contiguous_output_gradient(device):
+    x = near_one((4, 30), dtype=torch.float64, device=device, seed=17).requires_grad_()
+    cumprod(x, 1).sum().backward()  # sum's gradient is an expanded (stride 0) tensor
+    expected = torch.autograd.grad(torch.cumprod(x, 1).sum(), x)[0]
+    torch.testing.assert_close(x.grad, expected, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("shape,dim", [((0, 3), 1), ((3, 0), 1), ((), 0), ((4, 1), 1)])
+def test_trivial_shapes(shape, dim, device):
+    x = near_one(shape, dtype=torch.float64, device=device, seed=18)
+    g = near_one(shape, dtype=torch.float64, device=device, seed=19)
+    ours, theirs = gradients(x, dim, g)
+    assert ours.shape == theirs.shape and torch.equal(ours, theirs)
+
+
+def test_double_backward_says_it_is_not_supported(device):
+    x = near_one((3, 5), dtype=torch.float64, device=device, seed=20).requires_grad_()
+    with pytest.raises(RuntimeError, match="no double backward"):
+        torch.autograd.grad(cumprod(x, 1).sum(), x, create_graph=True)
+
+
+def test_deterministic(device):
+    x = near_one((2, 5000, 3), device=device, seed=21)
+    g = near_one((2, 5000, 3), device=device, seed=22)
+    first, _ = gradients(x, 1, g)
+    second, _ = gradients(x, 1, g)
+    assert torch.equal(first, second)
+
+
+def test_plan_backward_invariants():
+    for n_outer, length, inner in [(32768, 32768, 1), (1, 32768, 32768), (1, 1 << 28, 1), (64, 4096, 1024), (3, 50, 7)]:
+        n_chunks, chunk, block_i, block_l, num_warps = plan_backward(n_outer, length, inner, 132, (9, 0), 4)
+        assert chunk % block_l == 0 and (n_chunks - 1) * chunk < length <= n_chunks * chunk
+        assert block_i & (block_i - 1) == 0 and block_l & (block_l - 1) == 0 and n_chunks <= 65535
+        assert (n_chunks > 1) == (n_outer * -(-inner // block_i) < 132 and length > 2 * block_l)
