@@ -157,3 +157,18 @@ def test_plan_backward_invariants():
         assert chunk % block_l == 0 and (n_chunks - 1) * chunk < length <= n_chunks * chunk
         assert block_i & (block_i - 1) == 0 and block_l & (block_l - 1) == 0 and n_chunks <= 65535
         assert (n_chunks > 1) == (n_outer * -(-inner // block_i) < 132 and length > 2 * block_l)
+
+
+def test_special_values_give_the_true_derivative(device):
+    """Where torch divides by the input (inf/inf, x/NaN), ours keeps the derivative's own value:
+    d y[j] / d x[k] is the product of the other factors, so it is finite at a NaN or inf input."""
+    x = torch.tensor([2.0, float("nan"), 3.0, 0.5], dtype=torch.float64, device=device)
+    g = torch.ones(4, dtype=torch.float64, device=device)
+    ours, _ = gradients(x, 0, g)
+    # grad[1] = sum over j >= 1 of the product of x[:j + 1] without x[1] = 2 + 2 * 3 + 2 * 3 * 0.5
+    assert ours[1].item() == 2 + 6 + 3
+    assert torch.isnan(ours[[0, 2, 3]]).all()
+    x = torch.tensor([float("inf"), 2.0], dtype=torch.float64, device=device)
+    ours, theirs = gradients(x, 0, torch.ones(2, dtype=torch.float64, device=device))
+    assert ours[0].item() == 3.0 and ours[1].item() == float("inf")
+    assert torch.isnan(theirs[0])  # torch: (inf + inf) / inf
