@@ -1,6 +1,7 @@
 import triton
 import triton.language as tl
 
+from .cols import column_block
 from .combine import accumulator_dtype, mul_combine, triton_dtype
 
 
@@ -33,15 +34,9 @@ def cumprod_backward_kernel(
     # The recurrence runs right to left: each program walks its chunk from the end in
     # [BLOCK_L, BLOCK_I] tiles whose rows are read in reverse, so an ordinary scan of the maps
     # r -> g[i] + x[i + 1] * r composes them right to left; the carry is r at the tile's left edge.
-    pid = tl.program_id(0)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    n_col_blocks = tl.cdiv(inner, BLOCK_I)
-    outer = (pid // n_col_blocks).to(tl.int64)
-    cols = (pid % n_col_blocks) * BLOCK_I + tl.arange(0, BLOCK_I)
-    col_mask = cols < inner
-    start = pid_c.to(tl.int64) * chunk
-    end = tl.minimum(start + chunk, length)
+    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     base = outer * length * inner + cols
     maps = maps_ptr + (outer * n_chunks) * inner + cols
     # r at this chunk's right edge: the chunks to the right applied to r[length] = 0, in a fixed order.

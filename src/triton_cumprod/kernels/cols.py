@@ -5,6 +5,16 @@ from .combine import accumulator_dtype, mul_combine, triton_dtype
 
 
 @triton.jit
+def column_block(pid, pid_c, inner, length, chunk, BLOCK_I: tl.constexpr):
+    # Program (pid, pid_c) of a column layout owns BLOCK_I neighbouring inner positions of one outer
+    # index and scan positions [start, end): (outer, cols, col_mask, start, end).
+    n_col_blocks = tl.cdiv(inner, BLOCK_I)
+    cols = (pid % n_col_blocks) * BLOCK_I + tl.arange(0, BLOCK_I)
+    start = pid_c.to(tl.int64) * chunk
+    return (pid // n_col_blocks).to(tl.int64), cols, cols < inner, start, tl.minimum(start + chunk, length)
+
+
+@triton.jit
 def scan_cols_kernel(
     x_ptr,  # input, read as (n_outer, length, inner) through its own strides
     y_ptr,  # output: contiguous (n_outer, length, inner), or (n_outer, n_chunks, inner) if REDUCE
@@ -25,15 +35,9 @@ def scan_cols_kernel(
 ):
     # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
     # [c * chunk, +chunk) in [BLOCK_L, BLOCK_I] tiles, loading whole cache lines along `inner`.
-    pid = tl.program_id(0)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    n_col_blocks = tl.cdiv(inner, BLOCK_I)
-    outer = (pid // n_col_blocks).to(tl.int64)
-    cols = (pid % n_col_blocks) * BLOCK_I + tl.arange(0, BLOCK_I)
-    col_mask = cols < inner
-    start = pid_c.to(tl.int64) * chunk
-    end = tl.minimum(start + chunk, length)
+    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     if HAS_PREFIX:
         prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
         carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1).to(ACC)
