@@ -91,7 +91,7 @@ def cols_plans(block_is, block_ls, warps):
 
 
 CASES = [
-    ("seed", (32768, 32768), 1, torch.float32, rows_plans([1], [1024, 2048, 4096, 8192], [1, 2, 4])),
+    ("seed", (32768, 32768), 1, torch.float32, rows_plans([1], [1024, 2048, 4096, 8192], [1, 2, 4]) + rows_plans([1], [16384], [4, 8])),
     ("seed-bf16", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 4096, 8192], [1, 2, 4])),
     ("row-16k", (4096, 16384), 1, torch.float32, rows_plans([1], [1024, 2048, 8192], [1, 4])),
     ("dim0", (32768, 32768), 0, torch.float32, cols_plans([64, 128], [32, 64, 128], [2, 4])),
