@@ -23,32 +23,34 @@ def result_dtype(input, dtype, out):
     return default_dtype(input.dtype)
 
 
-def runs_on_kernels(input, dim, dtype, out):
-    """Whether our kernels compute this call. Everything else, including every call torch rejects,
-    goes to torch.cumprod itself, so that it raises torch's own error or computes what we do not:
-    complex and bool or float8 results, devices other than CUDA (and the CPU under
-    TRITON_INTERPRET=1), and out= or integer results under autograd."""
+def kernel_dtype(input, dim, dtype, out):
+    """The dtype our kernels compute this call in, or None where they do not. Everything else,
+    including every call torch rejects, goes to torch.cumprod itself, so that it raises torch's own
+    error or computes what we do not: complex and bool or float8 results, devices other than CUDA
+    (and the CPU under TRITON_INTERPRET=1), and out= or integer results under autograd."""
     if not isinstance(input, torch.Tensor) or type(dim) is not int:
-        return False
+        return None
     if not input.is_cuda and not (input.device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
-        return False
+        return None
     ndim = max(input.dim(), 1)
     if not -ndim <= dim < ndim:
-        return False
+        return None
     if dtype is not None and not isinstance(dtype, torch.dtype):
-        return False
+        return None
     if out is not None:
         if not isinstance(out, torch.Tensor) or out.device != input.device:
-            return False
+            return None
         if dtype is not None and out.dtype != dtype:
-            return False
+            return None
         if out.untyped_storage().data_ptr() == input.untyped_storage().data_ptr():
-            return False  # torch decides what an out= sharing the input's memory means
+            return None  # torch decides what an out= sharing the input's memory means
     out_dtype = result_dtype(input, dtype, out)
     if torch.is_grad_enabled() and (input.requires_grad or (out is not None and out.requires_grad)):
         if out is not None or not out_dtype.is_floating_point:
-            return False  # torch refuses these under autograd, with its own message
-    return (input.dtype in KERNEL_DTYPES or input.dtype == torch.bool) and out_dtype in KERNEL_DTYPES
+            return None  # torch refuses these under autograd, with its own message
+    if (input.dtype in KERNEL_DTYPES or input.dtype == torch.bool) and out_dtype in KERNEL_DTYPES:
+        return out_dtype
+    return None
 
 
 def cumprod(input, dim, *, dtype=None, out=None):
@@ -57,11 +59,11 @@ def cumprod(input, dim, *, dtype=None, out=None):
     Integer and bool inputs give int64 unless `dtype` says otherwise; `dtype` casts the input before
     the scan; fp16 and bf16 multiply in fp32. `out` is resized and written as torch does.
     """
-    if not runs_on_kernels(input, dim, dtype, out):
+    out_dtype = kernel_dtype(input, dim, dtype, out)
+    if out_dtype is None:
         # Pass on only what the caller gave, so torch's errors read as if torch had been called.
         options = {name: value for name, value in (("dtype", dtype), ("out", out)) if value is not None}
         return torch.cumprod(input, dim, **options)
-    out_dtype = result_dtype(input, dtype, out)
     if input.is_neg():
         input = input.resolve_neg()  # a negative-bit view's memory holds the values negated
     if input.device.type == "cpu" and out_dtype == torch.bfloat16 and input.dtype != torch.bfloat16:
