@@ -1,7 +1,8 @@
-"""One small case per strategy, for `compute-sanitizer --tool memcheck python benchmarks/sanitize.py`.
+"""One small case per strategy, forward and backward, for
+`compute-sanitizer --tool memcheck python benchmarks/sanitize.py`.
 
 Each case crosses tile edges (odd sizes) so a masked load or store that went out of bounds would
-show. Exits non-zero if a result differs from torch.cumprod in float64.
+show. Exits non-zero if a result differs from torch.cumprod (or its gradient) in float64.
 """
 import sys
 
@@ -22,6 +23,25 @@ CASES = [
     ("bf16 rows, split", (2, 300007), 1, torch.bfloat16),
     ("int32 -> int64 cols", (33, 1001, 9), 1, torch.int32),
 ]
+
+BACKWARD_CASES = [
+    ("gradient, rows", (3, 20001), 1),
+    ("gradient, short rows", (1001, 37), 1),
+    ("gradient, rows split", (1000003,), 0),
+    ("gradient, cols", (77, 513, 131), 1),
+    ("gradient, cols split", (200003, 3), 0),
+]
+
+
+def check_backward(name, shape, dim):
+    x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).requires_grad_()
+    g = torch.rand(shape, device="cuda")
+    (ours,) = torch.autograd.grad(cumprod(x, dim), x, g)
+    xd = x.detach().double().requires_grad_()
+    (ref,) = torch.autograd.grad(torch.cumprod(xd, dim), xd, g.double())
+    ok = ((ours.double() - ref).abs().max() <= 1e-4 * ref.abs().max()).item()
+    print(f"{name:<28} {tuple(shape)} dim {dim}: {'ok' if ok else 'WRONG'}", flush=True)
+    return ok
 
 
 def main():
@@ -44,6 +64,8 @@ def main():
         torch.cuda.synchronize()
         failures += not ok
         print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: plan {plan} {'ok' if ok else 'WRONG'}", flush=True)
+    for case in BACKWARD_CASES:
+        failures += not check_backward(*case)
     return 1 if failures else 0
 
 

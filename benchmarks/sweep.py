@@ -1,11 +1,13 @@
 """Sweep the tile settings of each strategy on the GPU, to fill dispatch.tile_settings.
 
-    python benchmarks/sweep.py [--only seed,mid] [--host]
+    python benchmarks/sweep.py [--only seed,mid,row-accuracy,bw-seed] [--host]
 
 Per layout: the ratio to x.clone() of each plan launched directly, of the dispatcher's plan launched
 directly and through triton_cumprod.cumprod (the difference is the host path), and each plan's max
 float32 error in eps next to torch's own on the same input (factors within 1e-3 of one, the regime
-where the scan's order shows). --host adds the host microseconds of each layer of one call.
+where the scan's order shows). "row-accuracy" gives the error of single rows (the split path) per
+row step; the "bw-" cases time the gradient's row plans (ratio to two copies). --host adds the host
+microseconds of each layer of one call.
 """
 import argparse
 import itertools
@@ -13,9 +15,9 @@ import itertools
 import torch
 import triton
 
-from triton_cumprod import cumprod
+from triton_cumprod import autograd, cumprod, dispatch
 from triton_cumprod.bench import host_us_per_call
-from triton_cumprod.dispatch import plan_scan
+from triton_cumprod.dispatch import next_power_of_2, plan_scan, split_lines
 from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d
 from triton_cumprod.layout import scan_view
 
@@ -61,6 +63,45 @@ def sweep(name, shape, dim, dtype, plans):
     del x, y
 
 
+def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096, 8192, 16384)):
+    """Error of single rows (the split path) per row step, next to torch's on the same row."""
+    real = dispatch.tile_settings
+    for length in lengths:
+        x = 1 + (torch.rand((1, length), device="cuda") - 0.5) * 1e-3
+        line = f"== row-accuracy (1, {length}): torch {error_eps(torch.cumprod(x, 1), x, 1):.0f} eps; ours per step"
+        for step in steps:
+            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "row_step": step}
+            try:
+                line += f"  {step}: {error_eps(cumprod(x, 1), x, 1):.0f}"
+            finally:
+                dispatch.tile_settings = real
+        print(line, flush=True)
+
+
+def sweep_backward(name, shape, dim, block_ls, warps):
+    """The gradient's row plans: ratio to two copies (it reads x, y and g and writes one tensor)."""
+    x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).requires_grad_()
+    y = cumprod(x, dim)
+    g = torch.rand_like(y)
+    t_copy = time_ms(lambda: x.clone())
+    real = autograd.plan_backward
+    print(f"== {name} {tuple(shape)} dim {dim}: copy {t_copy:.3f} ms", flush=True)
+    for block_l, w in itertools.product(block_ls, warps):
+        def plan(n_outer, length, inner, n_sm, capability, itemsize):
+            block_r = min(max(1, 2048 // block_l), next_power_of_2(n_outer))
+            return ("rows", *split_lines(-(-n_outer // block_r), length, block_l, n_sm, 4), block_r, block_l, w)
+        autograd.plan_backward = plan
+        try:
+            run = lambda: torch.autograd.grad(y, x, g, retain_graph=True)
+            run()
+            print(f"   ({block_l}, {w}): ratio {2 * t_copy / time_ms(run):.3f}", flush=True)
+        except Exception as e:
+            print(f"   ({block_l}, {w}): failed {type(e).__name__}: {str(e)[:100]}", flush=True)
+        finally:
+            autograd.plan_backward = real
+    del x, y, g
+
+
 def host_layers(shape=(8, 128), dim=1):
     """Microseconds a call spends in each layer, on a tensor whose kernel takes next to nothing."""
     x = torch.rand(shape, device="cuda")
@@ -86,23 +127,36 @@ def rows_plans(block_rs, block_ls, warps):
     return [("rows", 1, 1 << 40, r, l, w) for r, l, w in itertools.product(block_rs, block_ls, warps)]
 
 
-def cols_plans(block_is, block_ls, warps):
-    return [("cols", 1, 1 << 40, i, l, w) for i, l, w in itertools.product(block_is, block_ls, warps)]
+def cols_plans(block_is, block_ls, warps, max_per_thread=64):
+    return [("cols", 1, 1 << 40, i, l, w) for i, l, w in itertools.product(block_is, block_ls, warps)
+            if i * l <= max_per_thread * 32 * w]
 
 
 CASES = [
-    ("seed", (32768, 32768), 1, torch.float32, rows_plans([1], [1024, 2048, 4096, 8192], [1, 2, 4]) + rows_plans([1], [16384], [4, 8])),
-    ("seed-bf16", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 4096, 8192], [1, 2, 4])),
-    ("row-16k", (4096, 16384), 1, torch.float32, rows_plans([1], [1024, 2048, 8192], [1, 4])),
-    ("dim0", (32768, 32768), 0, torch.float32, cols_plans([64, 128], [32, 64, 128], [2, 4])),
+    ("seed", (32768, 32768), 1, torch.float32, rows_plans([1], [8192, 16384], [2, 4]) + rows_plans([1], [32768], [8])),
+    ("seed-bf16", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 8192], [2, 4]) + rows_plans([1], [32768], [8, 16])),
+    ("row-16k", (4096, 16384), 1, torch.float32, rows_plans([1], [8192, 16384], [2, 4])),
+    ("row-64k", (2048, 65536), 1, torch.float32, rows_plans([1], [8192, 16384, 32768], [2, 4, 8])),
+    ("row-20k", (16384, 20000), 1, torch.float32, rows_plans([1], [8192, 16384, 32768], [4, 8])),
+    ("row-4k", (65536, 4096), 1, torch.float32, rows_plans([1], [2048, 4096], [1, 2, 4])),
+    ("dim0", (32768, 32768), 0, torch.float32, cols_plans([128, 256], [32, 64, 128], [1, 2, 4], 128)),
     ("short", (4194304, 64), 1, torch.float32, rows_plans([16, 32, 64], [64], [1, 2, 4])),
-    ("mid", (64, 4096, 1024), 1, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [2, 4])),
+    ("mid", (64, 4096, 1024), 1, torch.float32, cols_plans([128, 256, 512], [16, 32, 64], [1, 2, 4], 128)),
+    ("cols-a", (256, 2048, 512), 1, torch.float32, cols_plans([128, 256], [8, 16, 32, 64], [1, 2, 4], 128)),
+    ("cols-b", (8, 65536, 4096), 1, torch.float32, cols_plans([128, 256], [16, 32, 64, 128], [1, 2, 4], 128)),
+    ("dim0-bf16", (32768, 32768), 0, torch.bfloat16, cols_plans([128, 256], [32, 64, 128], [2, 4], 128)),
+    ("dim0-fp64", (16384, 16384), 0, torch.float64, cols_plans([128], [16, 32, 64], [2, 4], 128)),
+]
+BACKWARD_CASES = [
+    ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [2, 4, 8]),
+    ("bw-1d", (1 << 28,), 0, [1024, 2048, 4096], [4, 8]),
 ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(c[0] for c in CASES))
+    names = [c[0] for c in CASES] + ["row-accuracy"] + [c[0] for c in BACKWARD_CASES]
+    parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(names))
     parser.add_argument("--host", action="store_true", help="also time the host path layer by layer")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
@@ -111,6 +165,11 @@ def main():
     for name, shape, dim, dtype, plans in CASES:
         if not only or name in only:
             sweep(name, shape, dim, dtype, plans)
+    if not only or "row-accuracy" in only:
+        row_accuracy()
+    for name, shape, dim, block_ls, warps in BACKWARD_CASES:
+        if not only or name in only:
+            sweep_backward(name, shape, dim, block_ls, warps)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from reference import (
     assert_cumprod_matches,
     assert_identical,
     assert_same_exception,
+    call_both,
     interpreted,
     near_one,
     plan_like_forward,
@@ -396,12 +397,17 @@ def test_out_aliasing_the_input_float_exact(device):
     assert_identical(xt, expected)
 
 
-def test_out_partly_overlapping_the_input_raises_like_torch(device):
+def test_out_partly_overlapping_the_input_behaves_like_torch(device):
+    # torch 2.13 refuses this on every device; earlier releases compute it on CUDA. Either way, ours
+    # does what the installed torch does.
     def call(fn):
         storage = torch.arange(1.0, 9.0, device=device)
         return fn(storage[:6], 0, out=storage[2:8])
 
-    assert_same_exception(lambda: call(cumprod), lambda: call(torch.cumprod))
+    if call_both(lambda: call(torch.cumprod))[0] == "raise":
+        assert_same_exception(lambda: call(cumprod), lambda: call(torch.cumprod))
+    else:
+        assert_identical(call(cumprod), call(torch.cumprod))
 
 
 def test_out_with_internal_overlap_raises_like_torch(device):

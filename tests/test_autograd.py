@@ -54,7 +54,9 @@ def test_many_tiles_and_chunks(layout, device, monkeypatch):
     def small_plan(n_outer, length, inner, n_sm, capability, itemsize):
         block_l = 16
         chunk = 3 * block_l
-        return -(-length // chunk), chunk, min(4, 1 << max(inner - 1, 0).bit_length()), block_l, 1
+        kind = "rows" if inner == 1 else "cols"
+        block_a = 2 if inner == 1 else min(4, 1 << max(inner - 1, 0).bit_length())
+        return kind, -(-length // chunk), chunk, block_a, block_l, 1
 
     monkeypatch.setattr(autograd, "plan_backward", small_plan)
     x = near_one(shape, dtype=torch.float64, device=device, seed=4)
@@ -84,7 +86,7 @@ def test_exact_with_zeros(case, device):
 
 
 def test_zeros_across_chunks(device, monkeypatch):
-    monkeypatch.setattr(autograd, "plan_backward", lambda n_outer, length, inner, *_: (-(-length // 32), 32, 1, 16, 1))
+    monkeypatch.setattr(autograd, "plan_backward", lambda n_outer, length, inner, *_: ("rows", -(-length // 32), 32, 1, 16, 1))
     x = near_one((200,), dtype=torch.float64, device=device, seed=9)
     x[[40, 41, 150]] = 0
     assert_gradient_matches(x, 0, near_one((200,), dtype=torch.float64, device=device, seed=10), label="chunks")
@@ -153,10 +155,12 @@ def test_deterministic(device):
 
 def test_plan_backward_invariants():
     for n_outer, length, inner in [(32768, 32768, 1), (1, 32768, 32768), (1, 1 << 28, 1), (64, 4096, 1024), (3, 50, 7)]:
-        n_chunks, chunk, block_i, block_l, num_warps = plan_backward(n_outer, length, inner, 132, (9, 0), 4)
+        kind, n_chunks, chunk, block_a, block_l, num_warps = plan_backward(n_outer, length, inner, 132, (9, 0), 4)
+        assert kind == ("rows" if inner == 1 else "cols")
         assert chunk % block_l == 0 and (n_chunks - 1) * chunk < length <= n_chunks * chunk
-        assert block_i & (block_i - 1) == 0 and block_l & (block_l - 1) == 0 and n_chunks <= 65535
-        assert (n_chunks > 1) == (n_outer * -(-inner // block_i) < 132 and length > 2 * block_l)
+        assert block_a & (block_a - 1) == 0 and block_l & (block_l - 1) == 0 and n_chunks <= 65535
+        lines = -(-n_outer // block_a) if inner == 1 else n_outer * -(-inner // block_a)
+        assert (n_chunks > 1) == (2 * lines <= 132 and length > 2 * block_l)
 
 
 def test_special_values_give_the_true_derivative(device):

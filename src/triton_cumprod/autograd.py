@@ -22,8 +22,8 @@ def cumprod_backward(x, y, grad, dim, out_dtype):
     n_outer, length, inner = math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1:])
     plan = plan_backward(n_outer, length, inner, *device_traits(x.device), out_dtype.itemsize)
     maps = gx
-    if plan[0] > 1:
-        maps = torch.empty((2, n_outer, plan[0], inner), dtype=accumulator_dtype(out_dtype), device=x.device)
+    if plan[1] > 1:
+        maps = torch.empty((2, n_outer, plan[1], inner), dtype=accumulator_dtype(out_dtype), device=x.device)
         launch_backward(x, y, grad, gx, maps, n_outer, length, inner, out_dtype, plan, True)
     launch_backward(x, y, grad, gx, maps, n_outer, length, inner, out_dtype, plan, False)
     return gx

@@ -92,7 +92,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     out_dtype = out_dtype or forward.default_dtype(dtype)
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
-    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (backward, "cumprod_backward_kernel")]
+    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (backward, "backward_rows_kernel"), (backward, "backward_cols_kernel")]
     saved = [getattr(module, name) for module, name in kernels]
     saved_traits = forward.device_traits, autograd.device_traits
     forward.device_traits = autograd.device_traits = lambda device: TRAITS[arch]

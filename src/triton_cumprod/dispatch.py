@@ -7,17 +7,31 @@ def next_power_of_2(n):
     return 1 << max(n - 1, 0).bit_length()
 
 
-def tile_settings(capability, itemsize):
-    """Launch settings for a GPU generation and an element size: (longest row step, elements per
-    tile of short rows, elements per column tile, programs per SM a split scan aims for).
+def previous_power_of_2(n):
+    return 1 << max(n.bit_length() - 1, 0)
 
-    Measured on sm_90 (H200) with benchmarks/sweep.py. The same values serve sm_89 (RTX 4090, the
-    prompt's target) until measured there: a row step of 8192 fp32 is 64 values a thread at 4 warps,
-    inside either register file, and no tile needs more than 32 KB of shared memory, under sm_89's
-    100 KB. A generation that measures differently gets its own branch here.
+
+def tile_settings(capability, itemsize):
+    """Launch settings for a GPU generation and an element size, by name:
+    row_step: longest step along a row, in elements; row_values: elements a thread holds of a
+    one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
+    col_inflight: bytes of column tiles a multiprocessor should have in flight; split_programs_per_sm:
+    programs a split scan aims for, per multiprocessor.
+
+    Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
+    - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
+      16-bit types at 2048-element steps of 4 warps; 8-byte types at 4096.
+    - Column tiles run best when each multiprocessor holds about 64 KB of them in flight (half as
+      much or twice as much costs 10-30 %), and with about 512 bytes of the tile a thread.
+    The same values serve sm_89 (RTX 4090, the prompt's target) until measured there: 128 fp32 values
+    a thread fit either register file, and no tile needs more than 64 KB of shared memory, under
+    sm_89's 100 KB. A generation that measures differently gets its own branch here.
     """
-    row_step = {1: 2048, 2: 2048, 4: 8192}.get(itemsize, 4096)
-    return row_step, 2048, 4096, 4
+    row_step, row_values = {1: (2048, 16), 2: (2048, 16), 4: (32768, 128)}.get(itemsize, (4096, 32))
+    if capability == (0, 0):
+        # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
+        row_step = 2048
+    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_inflight=64 * 1024, split_programs_per_sm=4)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
@@ -30,32 +44,45 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
     output's element size in bytes.
     """
-    row_step, short_tile, col_tile, split_programs_per_sm = tile_settings(capability, itemsize)
+    settings = tile_settings(capability, itemsize)
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l = min(next_power_of_2(length), row_step if unit_stride else 64)
-        block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
+        block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
+        # A step that does not divide the row computes on masked lanes: shorter steps while they
+        # would pad the row by more than a quarter.
+        while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
+            block_l //= 2
+        block_a = min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_outer))
         lines = ceil_div(n_outer, block_a)
+        if block_a == 1:
+            num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
+        else:
+            num_warps = max(1, min(4, block_a * block_l // 1024))
+        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
     else:
         kind = "cols"
-        # Long columns amortise a program's start over more steps: they take wider tiles.
-        block_a = min(next_power_of_2(inner), 128 if length >= 16384 else 64)
-        block_l = min(max(64, col_tile // block_a), next_power_of_2(length))
+        # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
+        # the tile and scan them in order, as torch does (narrower tiles scan across threads and
+        # lose accuracy). The steps are as long as keeps the multiprocessors' loads in flight.
+        block_a = min(next_power_of_2(inner), 128)
         lines = n_outer * ceil_div(inner, block_a)
-    # Four warps for long lines; tiles of short rows take one warp per 1024 elements.
-    num_warps = 4 if kind == "cols" or block_a == 1 else max(1, min(4, block_a * block_l // 1024))
-    n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
+        programs_per_sm = settings["split_programs_per_sm"] if 2 * lines <= n_sm else ceil_div(lines, n_sm)
+        step_rows = settings["col_inflight"] // (programs_per_sm * block_a * itemsize)
+        block_l = min(max(16, previous_power_of_2(step_rows)), max(64, 8192 // block_a), next_power_of_2(length))
+        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        # About 512 bytes of the tile a thread: more warps only split the scan across them.
+        num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * 512)))
     return kind, n_chunks, chunk, block_a, block_l, num_warps
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
     """(n_chunks, chunk): how to cut each line of `length` so that `lines` of them fill `n_sm`
-    multiprocessors. Only fewer lines than SMs are cut: one pass more over the input costs less
-    than idle SMs."""
+    multiprocessors. Only lines that fill at most half the SMs are cut: a program per SM nearly
+    saturates memory, and a split reads the input twice."""
     n_chunks = 1
-    if lines < n_sm and length > 2 * block_l:
+    if 2 * lines <= n_sm and length > 2 * block_l:
         n_chunks = min(ceil_div(programs_per_sm * n_sm, lines), ceil_div(length, block_l), 65535)
     chunk = ceil_div(ceil_div(length, n_chunks), block_l) * block_l
     return ceil_div(length, chunk), chunk
@@ -63,11 +90,23 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
 
 def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
-    inner) tensor: (n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps). A program owns BLOCK_I inner
-    positions (one line when inner == 1) and walks BLOCK_L positions of them a step."""
-    _, _, col_tile, split_programs_per_sm = tile_settings(capability, itemsize)
-    block_i = min(next_power_of_2(inner), 64)
-    block_l = min(max(16, col_tile // 2 // block_i), next_power_of_2(length))
-    lines = n_outer * ceil_div(inner, block_i)
+    inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. A
+    "rows" program owns BLOCK_A rows, a "cols" program BLOCK_A inner positions; both walk BLOCK_L
+    positions a step."""
+    settings = tile_settings(capability, itemsize)
+    short_tile, split_programs_per_sm = settings["short_tile"], settings["split_programs_per_sm"]
+    if inner == 1:
+        kind = "rows"
+        # The gradient keeps five tiles live (x, g and the scan's three): short steps, 16 values a thread.
+        block_l = min(next_power_of_2(length), 1024)
+        block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
+        lines = ceil_div(n_outer, block_a)
+        num_warps = max(1, min(4, block_a * block_l // 512))
+    else:
+        kind = "cols"
+        block_a = min(next_power_of_2(inner), 64)
+        block_l = min(max(16, 2048 // block_a), next_power_of_2(length))
+        lines = n_outer * ceil_div(inner, block_a)
+        num_warps = 4
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
-    return n_chunks, chunk, block_i, block_l, 4
+    return kind, n_chunks, chunk, block_a, block_l, num_warps
