@@ -15,14 +15,15 @@ def tile_settings(capability, itemsize):
     """Launch settings for a GPU generation and an element size, by name:
     row_step: longest step along a row, in elements; row_values: elements a thread holds of a
     one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
-    col_inflight: bytes of column tiles a multiprocessor should have in flight; split_programs_per_sm:
+    col_tile_bytes: bytes of a column tile (a step of 128 columns); split_programs_per_sm:
     programs a split scan aims for, per multiprocessor.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
       16-bit types at 2048-element steps of 4 warps; 8-byte types at 4096.
-    - Column tiles run best when each multiprocessor holds about 64 KB of them in flight (half as
-      much or twice as much costs 10-30 %), and with about 512 bytes of the tile a thread.
+    - Column tiles of 128 columns run best at 32 KB a step (fp32: 64 steps, fp64: 32) and about
+      512 bytes of the tile a thread (2 warps): within 1-2 % of the best plan on every layout
+      swept; 4 warps cost up to 25 %.
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there: 128 fp32 values
     a thread fit either register file, and no tile needs more than 64 KB of shared memory, under
     sm_89's 100 KB. A generation that measures differently gets its own branch here.
@@ -31,7 +32,7 @@ def tile_settings(capability, itemsize):
     if capability == (0, 0):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
         row_step = 2048
-    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_inflight=64 * 1024, split_programs_per_sm=4)
+    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=32 * 1024, split_programs_per_sm=4)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
@@ -65,12 +66,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
         # the tile and scan them in order, as torch does (narrower tiles scan across threads and
-        # lose accuracy). The steps are as long as keeps the multiprocessors' loads in flight.
+        # lose accuracy).
         block_a = min(next_power_of_2(inner), 128)
+        block_l = min(max(16, settings["col_tile_bytes"] // (block_a * itemsize)), max(64, 8192 // block_a),
+                      next_power_of_2(length))
         lines = n_outer * ceil_div(inner, block_a)
-        programs_per_sm = settings["split_programs_per_sm"] if 2 * lines <= n_sm else ceil_div(lines, n_sm)
-        step_rows = settings["col_inflight"] // (programs_per_sm * block_a * itemsize)
-        block_l = min(max(16, previous_power_of_2(step_rows)), max(64, 8192 // block_a), next_power_of_2(length))
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
         # About 512 bytes of the tile a thread: more warps only split the scan across them.
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * 512)))
@@ -97,11 +97,12 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
     short_tile, split_programs_per_sm = settings["short_tile"], settings["split_programs_per_sm"]
     if inner == 1:
         kind = "rows"
-        # The gradient keeps five tiles live (x, g and the scan's three): short steps, 16 values a thread.
-        block_l = min(next_power_of_2(length), 1024)
+        # The gradient keeps five tiles live (x, g and the scan's three): 1024-element steps at 32
+        # values a thread; lines too few for the GPU, walked in chunks, run best at 2048.
+        block_l = min(next_power_of_2(length), 2048 if 2 * n_outer <= n_sm else 1024)
         block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
         lines = ceil_div(n_outer, block_a)
-        num_warps = max(1, min(4, block_a * block_l // 512))
+        num_warps = max(1, min(4, block_a * block_l // 1024))
     else:
         kind = "cols"
         block_a = min(next_power_of_2(inner), 64)

@@ -183,16 +183,17 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
     """The gradient of cumprod into `gx` (or, with `reduce`, each chunk's map into `maps`), with the
     tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps)."""
     kind, n_chunks, chunk, block_a, block_l, num_warps = plan
-    types = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)))
+    # Chunk maps composed a step: a tile of them would hold registers even where there are none.
+    block_c = 1 if n_chunks == 1 else max(1, 1024 // block_a)
+    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), REDUCE=reduce,
+                   BLOCK_C=block_c, BLOCK_L=block_l, num_warps=num_warps)
     if kind == "rows":
         grid = ((n_outer + block_a - 1) // block_a, n_chunks)
         backward_rows_kernel[grid](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, **types,
-            BLOCK_R=block_a, BLOCK_L=block_l, REDUCE=reduce, BLOCK_C=128, num_warps=num_warps,
+            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, BLOCK_R=block_a, **options,
         )
     else:
         grid = (n_outer * ((inner + block_a - 1) // block_a), n_chunks)
         backward_cols_kernel[grid](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, **types,
-            BLOCK_L=block_l, BLOCK_I=block_a, REDUCE=reduce, BLOCK_C=128, num_warps=num_warps,
+            x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a, **options,
         )
