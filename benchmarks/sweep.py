@@ -1,6 +1,6 @@
 """Sweep the tile settings of each strategy on the GPU, to fill dispatch.tile_settings.
 
-    python benchmarks/sweep.py [--only seed,mid,row-accuracy,bw-seed] [--host]
+    python benchmarks/sweep.py [--only seed,mid,row-accuracy,lookback,bw-seed] [--host]
 
 Per layout: the ratio to x.clone() of each plan launched directly, of the dispatcher's plan launched
 directly and through triton_cumprod.cumprod (the difference is the host path), and each plan's max
@@ -76,6 +76,28 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
             finally:
                 dispatch.tile_settings = real
         print(line, flush=True)
+
+
+def sweep_lookback(shapes=((1 << 28,), (16, 1 << 24), (1000003,)), steps=(4096, 8192, 16384), windows=(64, 256)):
+    """The single-pass scan (kernels/lookback.py) per tile and group size: ratio to x.clone(), error
+    in eps next to torch's, and whether ten runs give bitwise the same output."""
+    real = dispatch.tile_settings
+    for shape in shapes:
+        x = 1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3
+        t_copy = time_ms(lambda: x.clone())
+        print(f"== lookback {shape}: copy {t_copy:.3f} ms; torch ratio {t_copy / time_ms(lambda: torch.cumprod(x, -1)):.3f}, "
+              f"error {error_eps(torch.cumprod(x, -1), x, x.dim() - 1):.0f} eps", flush=True)
+        for step, window in itertools.product(steps, windows):
+            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step, "lookback_window": window}
+            try:
+                first = cumprod(x, -1)
+                same = all(torch.equal(first, cumprod(x, -1)) for _ in range(9))
+                ratio = t_copy / time_ms(lambda: cumprod(x, -1))
+                print(f"   step {step} window {window}: ratio {ratio:.3f}  error {error_eps(first, x, x.dim() - 1):.0f} eps"
+                      f"  10 runs bitwise equal: {same}", flush=True)
+            finally:
+                dispatch.tile_settings = real
+        del x
 
 
 def sweep_backward(name, shape, dim, block_ls, warps):
@@ -155,7 +177,7 @@ BACKWARD_CASES = [
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [c[0] for c in CASES] + ["row-accuracy"] + [c[0] for c in BACKWARD_CASES]
+    names = [c[0] for c in CASES] + ["row-accuracy", "lookback"] + [c[0] for c in BACKWARD_CASES]
     parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(names))
     parser.add_argument("--host", action="store_true", help="also time the host path layer by layer")
     args = parser.parse_args()
@@ -167,6 +189,8 @@ def main():
             sweep(name, shape, dim, dtype, plans)
     if not only or "row-accuracy" in only:
         row_accuracy()
+    if not only or "lookback" in only:
+        sweep_lookback()
     for name, shape, dim, block_ls, warps in BACKWARD_CASES:
         if not only or name in only:
             sweep_backward(name, shape, dim, block_ls, warps)

@@ -264,4 +264,7 @@ def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=tor
 
     n_sm, capability = traits or device_traits(torch.device(device))
     itemsize = torch.empty((), dtype=out_dtype).element_size()
-    return plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)
+    from triton_cumprod.kernels.combine import accumulator_dtype
+
+    single_pass = accumulator_dtype(out_dtype) == torch.float32
+    return plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass)

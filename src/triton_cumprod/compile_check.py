@@ -20,7 +20,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from triton_cumprod import autograd, forward
-from triton_cumprod.kernels import backward, cols, rows
+from triton_cumprod.kernels import backward, cols, lookback, rows
 from triton_cumprod.layout import scan_view
 
 # What a GPU generation reports to the dispatcher: (multiprocessors, capability).
@@ -92,7 +92,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     out_dtype = out_dtype or forward.default_dtype(dtype)
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
-    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (backward, "backward_rows_kernel"), (backward, "backward_cols_kernel")]
+    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"), (backward, "backward_rows_kernel"), (backward, "backward_cols_kernel")]
     saved = [getattr(module, name) for module, name in kernels]
     saved_traits = forward.device_traits, autograd.device_traits
     forward.device_traits = autograd.device_traits = lambda device: TRAITS[arch]

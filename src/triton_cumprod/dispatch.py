@@ -16,7 +16,8 @@ def tile_settings(capability, itemsize):
     row_step: longest step along a row, in elements; row_values: elements a thread holds of a
     one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
     col_tile_bytes: bytes of a column tile (a step of 128 columns); split_programs_per_sm:
-    programs a split scan aims for, per multiprocessor.
+    programs a split scan aims for, per multiprocessor; lookback_step, lookback_window: the tile and
+    the tiles a group of the single-pass scan.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -32,10 +33,11 @@ def tile_settings(capability, itemsize):
     if capability == (0, 0):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
         row_step = 2048
-    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=32 * 1024, split_programs_per_sm=4)
+    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=32 * 1024,
+                split_programs_per_sm=4, lookback_step=8192, lookback_window=256)
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps): kind is "rows" (inner == 1,
@@ -43,7 +45,9 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
-    output's element size in bytes.
+    output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
+    would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
+    BLOCK_A tiles (kernels/lookback.py).
     """
     settings = tile_settings(capability, itemsize)
     if inner == 1:
@@ -62,6 +66,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize):
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        if single_pass and unit_stride and n_chunks > 1:
+            kind = "lookback"
+            block_l = settings["lookback_step"]
+            n_chunks = ceil_div(length, block_l)
+            chunk, block_a = block_l, min(settings["lookback_window"], next_power_of_2(n_chunks))
+            num_warps = block_l // (32 * 64)
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of

@@ -3,6 +3,7 @@ import torch
 from .dispatch import plan_scan
 from .kernels.cols import launch_cols
 from .kernels.combine import accumulator_dtype
+from .kernels.lookback import launch_lookback
 from .kernels.rows import launch_rows
 from .layout import scan_view
 
@@ -21,12 +22,13 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
     its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
     pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
     and a second pass scans the chunks. Every product is taken in a fixed order: results are
-    bitwise reproducible."""
+    bitwise reproducible. Rows multiplied in float32 take a single pass instead (kernels/lookback.py)."""
     n_sm, capability = device_traits(x.device)
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, out_dtype.itemsize)
+    single_pass = accumulator_dtype(out_dtype) == torch.float32
+    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, out_dtype.itemsize, single_pass)
     n_chunks = plan[1]
     prefix = None
-    if n_chunks > 1:
+    if n_chunks > 1 and plan[0] != "lookback":
         acc = accumulator_dtype(out_dtype)
         totals = torch.empty((n_outer, n_chunks, inner), dtype=acc, device=x.device)
         launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
@@ -36,7 +38,9 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
 
 
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
-    if plan[0] == "rows":
+    if plan[0] == "lookback":
+        launch_lookback(x, y, n_outer, length, strides[0], strides[1], out_dtype, plan)
+    elif plan[0] == "rows":
         launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce)
     else:
         launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce)
