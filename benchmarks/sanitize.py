@@ -11,6 +11,7 @@ import torch
 from triton_cumprod import cumprod
 from triton_cumprod.dispatch import plan_scan
 from triton_cumprod.forward import device_traits
+from triton_cumprod.kernels.combine import accumulator_dtype
 from triton_cumprod.layout import scan_view
 
 CASES = [
@@ -56,7 +57,8 @@ def main():
             x = x.t().contiguous().t()
         y = cumprod(x, dim)
         view = scan_view(x, dim)
-        plan = plan_scan(*view[1:4], view[4][1] == 1, *device_traits(x.device), y.element_size())
+        plan = plan_scan(*view[1:4], view[4][1] == 1, *device_traits(x.device), y.element_size(),
+                         single_pass=accumulator_dtype(y.dtype) == torch.float32)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
             ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)

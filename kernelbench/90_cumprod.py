@@ -184,7 +184,7 @@ def tile_settings(capability, itemsize):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
         row_step = 2048
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=32 * 1024,
-                split_programs_per_sm=4, lookback_step=8192, lookback_window=256)
+                split_programs_per_sm=4, lookback_step=4096, lookback_window=256)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False):
@@ -221,7 +221,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             block_l = settings["lookback_step"]
             n_chunks = ceil_div(length, block_l)
             chunk, block_a = block_l, min(settings["lookback_window"], next_power_of_2(n_chunks))
-            num_warps = block_l // (32 * 64)
+            num_warps = max(1, block_l // (32 * 64))
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
