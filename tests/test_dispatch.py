@@ -221,7 +221,7 @@ def test_block_boundary(family, offset, device, launches):
         # A single line may then be cut in chunks too.
         assert plan[4] <= block_l and -(-length // plan[4]) >= 2, f"{family}: length {length} planned {plan}"
     assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{family}, length {length}, plan {plan}")
-    assert launches.plans == [plan], "the test's plan is not the one forward took"
+    assert launches.plans[-1] == plan, "the test's plan is not the one forward took"
 
 
 @pytest.mark.parametrize("offset", [0, 1])
