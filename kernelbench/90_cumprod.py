@@ -13,6 +13,15 @@ def mul_combine(a, b):
 
 
 @triton.jit
+def row_block(pid_r, pid_c, n_rows, length, chunk, BLOCK_R: tl.constexpr):
+    # Program (pid_r, pid_c) of a row layout owns rows [pid_r * BLOCK_R, +BLOCK_R) and positions
+    # [start, end) of them: (rows, row_mask, start, end).
+    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
+    start = pid_c.to(tl.int64) * chunk
+    return rows, rows < n_rows, start, tl.minimum(start + chunk, length)
+
+
+@triton.jit
 def scan_rows_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length), or (n_rows, n_chunks) chunk products if REDUCE
@@ -31,13 +40,9 @@ def scan_rows_kernel(
 ):
     # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
     # walking the chunk BLOCK_L at a time and carrying each row's running product.
-    pid_r = tl.program_id(0)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
-    row_mask = rows < n_rows
-    start = pid_c.to(tl.int64) * chunk
-    end = tl.minimum(start + chunk, length)
+    rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
         carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1).to(ACC)
     else:
@@ -332,6 +337,8 @@ def default_dtype(dtype):
 def cumprod_forward(x, dim, out_dtype, y=None):
     """torch.cumprod(x, dim, dtype=out_dtype), for `x` of any shape and strides and `dim` already
     checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor."""
+    if x.is_neg():
+        x = x.resolve_neg()  # a negative-bit view's memory holds the values negated
     if y is None:
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     if y.numel() == 0:

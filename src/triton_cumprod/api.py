@@ -4,8 +4,8 @@ import warnings
 
 import torch
 
-from .autograd import CumprodFunction
 from .forward import cumprod_forward, default_dtype
+from .ops import cumprod_op
 
 # The dtypes the kernels write; the inputs they read are these and bool.
 KERNEL_DTYPES = frozenset({
@@ -64,14 +64,13 @@ def cumprod(input, dim, *, dtype=None, out=None):
         # Pass on only what the caller gave, so torch's errors read as if torch had been called.
         options = {name: value for name, value in (("dtype", dtype), ("out", out)) if value is not None}
         return torch.cumprod(input, dim, **options)
-    if input.is_neg():
-        input = input.resolve_neg()  # a negative-bit view's memory holds the values negated
     if input.device.type == "cpu" and out_dtype == torch.bfloat16 and input.dtype != torch.bfloat16:
         # Triton 3.6's interpreter casts float64 and integers to bf16 wrongly: cast as torch does, first.
         input = input.to(torch.bfloat16)
     if out is None:
-        if torch.is_grad_enabled() and input.requires_grad:
-            return CumprodFunction.apply(input, dim, out_dtype)
+        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and input.requires_grad):
+            # Through the custom op: traced by torch.compile, differentiated by autograd.
+            return cumprod_op(input, dim, out_dtype)
         return cumprod_forward(input, dim, out_dtype)
     if out.shape != input.shape:
         if out.numel() != 0:

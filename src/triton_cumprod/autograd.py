@@ -1,10 +1,10 @@
-"""cumprod's gradient: a torch.autograd.Function over the forward launch path and the backward kernel."""
+"""cumprod's gradient: the launch path of the backward kernels (ops.py registers it with autograd)."""
 import math
 
 import torch
 
 from .dispatch import plan_backward
-from .forward import cumprod_forward, device_traits
+from .forward import device_traits
 from .kernels.backward import launch_backward
 from .kernels.combine import accumulator_dtype
 
@@ -27,24 +27,3 @@ def cumprod_backward(x, y, grad, dim, out_dtype):
         launch_backward(x, y, grad, gx, maps, n_outer, length, inner, out_dtype, plan, True)
     launch_backward(x, y, grad, gx, maps, n_outer, length, inner, out_dtype, plan, False)
     return gx
-
-
-class CumprodFunction(torch.autograd.Function):
-    """cumprod(input, dim, dtype=out_dtype) with its gradient computed by the Triton kernels.
-    Double backward is not supported: it raises."""
-
-    @staticmethod
-    def forward(ctx, input, dim, out_dtype):
-        output = cumprod_forward(input, dim, out_dtype)
-        ctx.save_for_backward(input, output)
-        ctx.dim, ctx.out_dtype = dim, out_dtype
-        return output
-
-    @staticmethod
-    def backward(ctx, grad):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "triton_cumprod.cumprod has no double backward (its backward ran with create_graph=True); "
-                "use torch.cumprod where higher-order gradients are needed")
-        input, output = ctx.saved_tensors
-        return cumprod_backward(input, output, grad, ctx.dim, ctx.out_dtype), None, None

@@ -56,6 +56,8 @@ def default_dtype(dtype):
 def cumprod_forward(x, dim, out_dtype, y=None):
     """torch.cumprod(x, dim, dtype=out_dtype), for `x` of any shape and strides and `dim` already
     checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor."""
+    if x.is_neg():
+        x = x.resolve_neg()  # a negative-bit view's memory holds the values negated
     if y is None:
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     if y.numel() == 0:

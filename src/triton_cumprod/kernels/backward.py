@@ -2,6 +2,7 @@ import triton
 import triton.language as tl
 
 from .cols import column_block
+from .rows import row_block
 from .combine import accumulator_dtype, mul_combine, triton_dtype
 
 
@@ -49,13 +50,9 @@ def backward_rows_kernel(
     # of shifted loads. A reverse scan of shifted_affine_combine gives r from the s entering the tile
     # on the right; y[i - 1] is y at the tile's left edge times the tile's exclusive product, so y is
     # read once a tile. Tiles are walked right to left carrying s = x[i] * r[i] at the left edge.
-    pid_r = tl.program_id(0)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
-    row_mask = rows < n_rows
-    start = pid_c.to(tl.int64) * chunk
-    end = tl.minimum(start + chunk, length)
+    rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     maps = maps_ptr + rows * n_chunks
     # s at this chunk's right edge: the maps of the chunks to the right applied to s[length] = 0,
     # BLOCK_C chunks a step from the row's end, each block composed by a scan (a fixed order).
