@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a resolution needs from the GPU machine, in one call (device time is scarce):
-#   bash benchmarks/gpu_check.sh bench suite sanitize ncu tests   (logs and results under $OUT)
+#   bash benchmarks/gpu_check.sh tests suite backward sanitize ncu   (logs and results under $OUT)
+# Each step has its own time limit, so one that hangs cannot take the others' time.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
@@ -8,16 +9,22 @@ export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
 for step in "$@"; do
   start=$SECONDS
   case $step in
+    tests)     # the whole suite, large shapes included (about 100 s with 6 workers)
+      timeout ${TEST_TIMEOUT:-240} python3 -m pytest -q -n 6 -p no:cacheprovider -rfE ${TEST_ARGS:-} tests > "$OUT/tests.log" 2>&1
+      grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/tests.log" | tail -25 ;;
     bench)     # the prompt's case against every implementation
-      timeout 100 make bench ARGS="--json $OUT/bench_seed.json" 2>"$OUT/bench_seed.err" | tee "$OUT/bench_seed.txt" ;;
-    suite)     # every layout, ours against copy, torch and the answer file
-      timeout 150 make bench ARGS="--suite --only ours,torch,answer,CuPy --json $OUT/bench.json --plot $OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
-    sanitize)
-      timeout 60 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -12 "$OUT/memcheck.log" ;;
+      timeout 100 python3 -m triton_cumprod.bench --json "$OUT/bench_seed.json" 2>"$OUT/bench_seed.err" | tee "$OUT/bench_seed.txt" ;;
+    suite)     # every layout against every implementation (about 70 s)
+      timeout 300 python3 -m triton_cumprod.bench --suite --json "$OUT/bench.json" --plot "$OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
+    backward)  # the gradient's suite, ratio to two copies
+      timeout 120 python3 -m triton_cumprod.bench --backward --suite --json "$OUT/backward.json" 2>"$OUT/backward.err" | tee "$OUT/backward.txt" ;;
+    sweep)     # tile settings of the cases still short of their targets
+      timeout 200 python3 benchmarks/sweep.py --only ${SWEEP:-mid,lookback} 2>&1 | tee "$OUT/sweep.txt" ;;
+    sanitize)  # memcheck on one case per strategy (forward and backward), racecheck on the single pass
+      timeout 150 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -20 "$OUT/memcheck.log"
+      timeout 90 compute-sanitizer --tool racecheck python3 -c "import torch; from triton_cumprod import cumprod; cumprod(torch.rand(1000003, device='cuda'), 0); torch.cuda.synchronize()" > "$OUT/racecheck.log" 2>&1; tail -2 "$OUT/racecheck.log" ;;
     ncu)
       timeout 60 python3 -m triton_cumprod.kernelbench --ncu > "$OUT/ncu.json" 2>&1; tail -40 "$OUT/ncu.json" ;;
-    tests)
-      timeout ${TEST_TIMEOUT:-240} make test ARGS="-p no:cacheprovider -rfE ${TEST_ARGS:-}" > "$OUT/tests.log" 2>&1; tail -30 "$OUT/tests.log" ;;
   esac
   echo "== $step: $((SECONDS - start)) s"
 done
