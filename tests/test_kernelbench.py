@@ -118,6 +118,12 @@ def test_checker_catches_planted_tuning_violation(rule, plant, words):
     assert any(words in message for _, message in check_source(planted)), check_source(planted)
 
 
+def test_generator_refuses_a_function_from_a_module_it_does_not_copy(monkeypatch):
+    monkeypatch.setattr(kernelbench, "SOURCES", [s for s in kernelbench.SOURCES if s != "kernels/lookback.py"])
+    with pytest.raises(ValueError, match="'launch_lookback' is imported from a module that SOURCES does not list"):
+        render()
+
+
 def test_generator_refuses_non_function_code(tmp_path, monkeypatch):
     module = tmp_path / "bad.py"
     module.write_text("import torch\n\nTABLE = {}\n")
@@ -127,7 +133,9 @@ def test_generator_refuses_non_function_code(tmp_path, monkeypatch):
         render()
 
 
-@pytest.mark.parametrize("shape,dim", [((7, 300), 1), ((5, 6, 40), -2), ((3000,), 0), ((33, 17), 0)])
+# The last two take the single-pass scan (few long rows), on the interpreter and on a GPU alike.
+@pytest.mark.parametrize("shape,dim", [((7, 300), 1), ((5, 6, 40), -2), ((3000,), 0), ((33, 17), 0), ((5000,), 0),
+                                       ((2, 9000), 1)])
 def test_model_new_matches_torch(shape, dim, device):
     x = 1 + (torch.rand(shape, device=device) - 0.5) / 8
     y = load_model(ANSWER_FILE).ModelNew(dim)(x)

@@ -22,7 +22,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent.parent
 ANSWER_FILE = REPO_DIR / "kernelbench" / "90_cumprod.py"
 SEED_FILE = REPO_DIR / "benchmarks" / "seed_cumprod.py"
-SOURCES = ["kernels/combine.py", "kernels/rows.py", "kernels/cols.py", "dispatch.py", "layout.py", "forward.py"]
+SOURCES = ["kernels/combine.py", "kernels/rows.py", "kernels/cols.py", "kernels/lookback.py", "dispatch.py", "layout.py",
+           "forward.py"]
 IMPORTS = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
 TRITON_DECORATORS = {"jit", "autotune", "heuristics"}
 MODEL = '''class ModelNew(nn.Module):
@@ -58,7 +59,7 @@ def _source_of(text, node):
 
 def render():
     """The answer file's text: the functions of SOURCES that ModelNew reaches, in source order."""
-    functions = {}
+    functions, imported = {}, {}
     for name in SOURCES:
         text = (PACKAGE_DIR / name).read_text()
         for node in ast.parse(text).body:
@@ -68,6 +69,7 @@ def render():
             elif isinstance(node, ast.ImportFrom):
                 if node.level == 0:
                     raise ValueError(f"{name}:{node.lineno}: the answer file cannot carry '{ast.unparse(node)}'")
+                imported.update({alias.name: f"{name}:{node.lineno}" for alias in node.names})
             elif isinstance(node, ast.FunctionDef):
                 functions[node.name] = (node, _source_of(text, node))
             else:
@@ -75,6 +77,8 @@ def render():
     needed, todo = set(), [n.id for n in ast.walk(ast.parse(MODEL)) if isinstance(n, ast.Name)]
     while todo:
         name = todo.pop()
+        if name in imported and name not in functions:
+            raise ValueError(f"{imported[name]}: '{name}' is imported from a module that SOURCES does not list")
         if name in functions and name not in needed:
             needed.add(name)
             todo += [n.id for n in ast.walk(functions[name][0]) if isinstance(n, ast.Name)]
