@@ -9,9 +9,7 @@ import sys
 import torch
 
 from triton_cumprod import cumprod
-from triton_cumprod.dispatch import plan_scan
-from triton_cumprod.forward import device_traits
-from triton_cumprod.kernels.combine import accumulator_dtype
+from triton_cumprod.forward import scan_plan
 from triton_cumprod.layout import scan_view
 
 CASES = [
@@ -57,8 +55,7 @@ def main():
             x = x.t().contiguous().t()
         y = cumprod(x, dim)
         view = scan_view(x, dim)
-        plan = plan_scan(*view[1:4], view[4][1] == 1, *device_traits(x.device), y.element_size(),
-                         single_pass=accumulator_dtype(y.dtype) == torch.float32)
+        plan = scan_plan(*view[1:4], view[4][1] == 1, y.dtype, x.device)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
             ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)

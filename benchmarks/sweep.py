@@ -16,9 +16,9 @@ import torch
 import triton
 
 from triton_cumprod import autograd, cumprod, dispatch
-from triton_cumprod.bench import host_us_per_call
-from triton_cumprod.dispatch import next_power_of_2, plan_scan, split_lines
-from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d
+from triton_cumprod.bench import host_us_per_call, sample_lines
+from triton_cumprod.dispatch import ceil_div, next_power_of_2, split_lines
+from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d, scan_plan
 from triton_cumprod.layout import scan_view
 
 
@@ -28,10 +28,8 @@ def time_ms(fn):
 
 def error_eps(y, x, dim, lines=64):
     """Max relative error in eps of y's dtype over the first `lines` lines, against float64."""
-    index = [slice(None)] * x.dim()
-    if x.dim() > 1:
-        index[1 if dim == 0 else 0] = slice(0, lines)
-    xs, ys = x[tuple(index)], y[tuple(index)]
+    index = sample_lines(x, dim, lines)
+    xs, ys = x[index], y[index]
     ref = torch.cumprod(xs.double(), dim)
     return ((ys.double() - ref).abs() / ref.abs()).max().item() / torch.finfo(y.dtype).eps
 
@@ -41,8 +39,7 @@ def sweep(name, shape, dim, dtype, plans):
     t_copy = time_ms(lambda: x.clone())
     y = torch.empty_like(x)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    n_sm, cap = device_traits(x.device)
-    chosen = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, cap, y.element_size())
+    chosen = scan_plan(n_outer, length, inner, strides[1] == 1, dtype, x.device)
     torch_err = error_eps(torch.cumprod(x, dim), x, dim)
     print(f"== {name} {tuple(shape)} dim {dim} {dtype}: copy {t_copy:.3f} ms; torch error {torch_err:.0f} eps", flush=True)
     results = []
@@ -111,7 +108,7 @@ def sweep_backward(name, shape, dim, block_ls, warps):
     for block_l, w in itertools.product(block_ls, warps):
         def plan(n_outer, length, inner, n_sm, capability, itemsize):
             block_r = min(max(1, 2048 // block_l), next_power_of_2(n_outer))
-            return ("rows", *split_lines(-(-n_outer // block_r), length, block_l, n_sm, 4), block_r, block_l, w)
+            return ("rows", *split_lines(ceil_div(n_outer, block_r), length, block_l, n_sm, 4), block_r, block_l, w)
         autograd.plan_backward = plan
         try:
             run = lambda: torch.autograd.grad(y, x, g, retain_graph=True)
@@ -129,7 +126,7 @@ def host_layers(shape=(8, 128), dim=1):
     x = torch.rand(shape, device="cuda")
     y = torch.empty_like(x)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, *device_traits(x.device), 4)
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, torch.float32, x.device)
     layers = [
         ("torch.cumprod", lambda: torch.cumprod(x, dim)),
         ("x.clone()", lambda: x.clone()),

@@ -13,6 +13,13 @@ def mul_combine(a, b):
 
 
 @triton.jit
+def pick(values, where, axis: tl.constexpr):
+    # The entry of each line along `axis` at the one position `where` marks: a product with ones,
+    # so exact, whatever the value (inf, NaN, -0.0).
+    return tl.reduce(tl.where(where, values, 1), axis, mul_combine)
+
+
+@triton.jit
 def row_block(pid_r, pid_c, n_rows, length, chunk, BLOCK_R: tl.constexpr):
     # Program (pid_r, pid_c) of a row layout owns rows [pid_r * BLOCK_R, +BLOCK_R) and positions
     # [start, end) of them: (rows, row_mask, start, end).
@@ -59,7 +66,7 @@ def scan_rows_kernel(
         y = tl.associative_scan(tl.where(cols[None, :] == col, x * carry[:, None], x), 1, mul_combine)
         if not REDUCE:
             tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
-        carry = tl.reduce(tl.where(cols[None, :] == col + BLOCK_L - 1, y, 1), 1, mul_combine)
+        carry = pick(y, cols[None, :] == col + BLOCK_L - 1, 1)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
@@ -116,7 +123,7 @@ def scan_cols_kernel(
         y = tl.associative_scan(tl.where(steps[:, None] == pos, x * carry[None, :], x), 0, mul_combine)
         if not REDUCE:
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-        carry = tl.reduce(tl.where(steps[:, None] == pos + BLOCK_L - 1, y, 1), 0, mul_combine)
+        carry = pick(y, steps[:, None] == pos + BLOCK_L - 1, 0)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
@@ -202,7 +209,7 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
     tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_r, block_l, num_warps = plan
-    grid = ((n_rows + block_r - 1) // block_r, n_chunks)
+    grid = (ceil_div(n_rows, block_r), n_chunks)
     scan_rows_kernel[grid](
         x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
@@ -214,7 +221,7 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
     input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_i, block_l, num_warps = plan
-    grid = (n_outer * ((inner + block_i - 1) // block_i), n_chunks)
+    grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     scan_cols_kernel[grid](
         x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,
@@ -226,7 +233,7 @@ def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan)
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
     tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
     _, tiles_per_row, _, window, block_l, num_warps = plan
-    n_groups = (tiles_per_row + window - 1) // window
+    n_groups = ceil_div(tiles_per_row, window)
     state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
@@ -379,15 +386,20 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device):
+    """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
+    where the kernels multiply in float32 (kernels/lookback.py)."""
+    single_pass = accumulator_dtype(out_dtype) == torch.float32
+    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass)
+
+
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
     """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
     its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
     pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
     and a second pass scans the chunks. Every product is taken in a fixed order: results are
     bitwise reproducible. Rows multiplied in float32 take a single pass instead (kernels/lookback.py)."""
-    n_sm, capability = device_traits(x.device)
-    single_pass = accumulator_dtype(out_dtype) == torch.float32
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, out_dtype.itemsize, single_pass)
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device)
     n_chunks = plan[1]
     prefix = None
     if n_chunks > 1 and plan[0] != "lookback":

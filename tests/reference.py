@@ -256,15 +256,8 @@ def assert_same_exception(ours_fn, torch_fn):
     return our_exc
 
 
-def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=torch.float32, traits=None):
-    """plan_scan's answer for a scan that forward.scan_3d would launch on `device` with `out_dtype`:
-    the same arguments, including the output's item size where plan_scan takes one."""
-    from triton_cumprod.dispatch import plan_scan
-    from triton_cumprod.forward import device_traits
+def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=torch.float32):
+    """The plan forward.scan_3d takes for a scan on `device` that writes `out_dtype`."""
+    from triton_cumprod.forward import scan_plan
 
-    n_sm, capability = traits or device_traits(torch.device(device))
-    itemsize = torch.empty((), dtype=out_dtype).element_size()
-    from triton_cumprod.kernels.combine import accumulator_dtype
-
-    single_pass = accumulator_dtype(out_dtype) == torch.float32
-    return plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass)
+    return scan_plan(n_outer, length, inner, unit_stride, out_dtype, torch.device(device))

@@ -67,16 +67,23 @@ def make_input(shape, dtype, kind, device):
     return torch.randint(-3, 4, shape, device=device).to(dtype)
 
 
+def sample_lines(x, dim, lines=64, length=None):
+    """An index of up to `lines` scan lines of `x` along `dim` (and their first `length` positions):
+    references are computed in float64 on these only."""
+    dim = dim % x.dim()
+    index = [slice(None)] * x.dim()
+    index[dim] = slice(0, length)
+    if x.dim() > 1:
+        index[1 if dim == 0 else 0] = slice(0, lines)
+    return tuple(index)
+
+
 def max_rel_error(x, y, dim):
     """Max relative error of `y` against torch.cumprod in float64 (int64 for integers) on up to 64
     lines of `x` and their first 2**24 positions; where the reference is below the output dtype's
     smallest normal (the prompt's torch.rand underflows), the error is relative to that normal."""
-    dim = dim % x.dim()
-    lines = [slice(None)] * x.dim()
-    lines[dim] = slice(0, 1 << 24)
-    if x.dim() > 1:
-        lines[1 if dim == 0 else 0] = slice(0, 64)
-    xs, ys = x[tuple(lines)], y[tuple(lines)]
+    lines = sample_lines(x, dim, length=1 << 24)
+    xs, ys = x[lines], y[lines]
     if x.dtype.is_floating_point:
         ref = torch.cumprod(xs.double(), dim)
         err = (ys.double() - ref).abs() / ref.abs().clamp_min(torch.finfo(y.dtype).tiny)
@@ -88,11 +95,7 @@ def max_rel_error(x, y, dim):
 def gradient_error(x, grad, dim, g):
     """Max error of `grad` against torch's gradient in float64 on up to 64 lines, relative to the
     largest entry (a gradient sums terms of both signs, so its small entries carry others' rounding)."""
-    dim = dim % x.dim()
-    lines = [slice(None)] * x.dim()
-    if x.dim() > 1:
-        lines[1 if dim == 0 else 0] = slice(0, 64)
-    lines = tuple(lines)
+    lines = sample_lines(x, dim)
     xs = x[lines].detach().double().requires_grad_()
     (ref,) = torch.autograd.grad(torch.cumprod(xs, dim), xs, g[lines].double())
     return ((grad[lines].double() - ref).abs().max() / ref.abs().max()).item()

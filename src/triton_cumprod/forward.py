@@ -17,15 +17,20 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device):
+    """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
+    where the kernels multiply in float32 (kernels/lookback.py)."""
+    single_pass = accumulator_dtype(out_dtype) == torch.float32
+    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass)
+
+
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
     """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
     its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
     pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
     and a second pass scans the chunks. Every product is taken in a fixed order: results are
     bitwise reproducible. Rows multiplied in float32 take a single pass instead (kernels/lookback.py)."""
-    n_sm, capability = device_traits(x.device)
-    single_pass = accumulator_dtype(out_dtype) == torch.float32
-    plan = plan_scan(n_outer, length, inner, strides[1] == 1, n_sm, capability, out_dtype.itemsize, single_pass)
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device)
     n_chunks = plan[1]
     prefix = None
     if n_chunks > 1 and plan[0] != "lookback":

@@ -3,7 +3,8 @@ import triton.language as tl
 
 from .cols import column_block
 from .rows import row_block
-from .combine import accumulator_dtype, mul_combine, triton_dtype
+from ..dispatch import ceil_div
+from .combine import accumulator_dtype, pick, triton_dtype
 
 
 @triton.jit
@@ -66,7 +67,7 @@ def backward_rows_kernel(
             b = tl.load(maps[:, None] + n_rows * n_chunks + c[None, :], mask=valid, other=0)
             a, b = tl.associative_scan((a, b), 1, affine_combine, reverse=True)
             first_c = ahead[None, :] == 0
-            carry = tl.reduce(tl.where(first_c, b, 1), 1, mul_combine) + tl.reduce(tl.where(first_c, a, 1), 1, mul_combine) * carry
+            carry = pick(b, first_c, 1) + pick(a, first_c, 1) * carry
     chunk_f = tl.full([BLOCK_R], 1, ACC)
     chunk_a = tl.full([BLOCK_R], 1, ACC)
     chunk_b = tl.zeros([BLOCK_R], ACC)
@@ -83,9 +84,9 @@ def backward_rows_kernel(
         g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
         f, a, b = tl.associative_scan((x, ones, g), 1, shifted_affine_combine, reverse=True)
         if REDUCE:
-            tile_f = tl.reduce(tl.where(first, f, 1), 1, mul_combine)
-            tile_a = tl.reduce(tl.where(first, a, 1), 1, mul_combine)
-            tile_b = tl.reduce(tl.where(first, b, 1), 1, mul_combine)
+            tile_f = pick(f, first, 1)
+            tile_a = pick(a, first, 1)
+            tile_b = pick(b, first, 1)
             chunk_f, chunk_a, chunk_b = shifted_affine_combine(chunk_f, chunk_a, chunk_b, tile_f, tile_a, tile_b)
         else:
             r = b + a * carry[:, None]
@@ -94,7 +95,7 @@ def backward_rows_kernel(
             # y[-1] = 1, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
             y_left = tl.where(has_left, tl.load(y_ptr + rows * length + col - 1, mask=has_left).to(ACC), 1)
             tl.store(gx_ptr + at, (y_left[:, None] * before * r).to(gx_ptr.dtype.element_ty), mask=mask)
-            carry = tl.reduce(tl.where(first, x * r, 1), 1, mul_combine)
+            carry = pick(x * r, first, 1)
     if REDUCE:
         # The chunk's map of s: s at its left edge = f * (b + a * s at its right edge).
         out = gx_ptr + rows * n_chunks + pid_c
@@ -142,7 +143,7 @@ def backward_cols_kernel(
             b = tl.load(maps[None, :] + (n_outer * n_chunks + c[:, None]) * inner, mask=valid, other=0)
             a, b = tl.associative_scan((a, b), 0, affine_combine, reverse=True)
             first_c = ahead[:, None] == 0
-            carry = tl.reduce(tl.where(first_c, b, 1), 0, mul_combine) + tl.reduce(tl.where(first_c, a, 1), 0, mul_combine) * carry
+            carry = pick(b, first_c, 0) + pick(a, first_c, 0) * carry
     chunk_a = tl.full([BLOCK_I], 1, ACC)
     chunk_b = tl.zeros([BLOCK_I], ACC)
     steps = tl.arange(0, BLOCK_L)
@@ -157,8 +158,8 @@ def backward_cols_kernel(
         if REDUCE:
             tile_a, tile_b = tl.associative_scan((a, b), 0, affine_combine)
             last = steps[:, None] == BLOCK_L - 1
-            tile_a = tl.reduce(tl.where(last, tile_a, 1), 0, mul_combine)
-            tile_b = tl.reduce(tl.where(last, tile_b, 1), 0, mul_combine)
+            tile_a = pick(tile_a, last, 0)
+            tile_b = pick(tile_b, last, 0)
             chunk_a, chunk_b = tile_a * chunk_a, tile_b + tile_a * chunk_b
         else:
             # Fold the carry into the first map, so the scan's b is r itself.
@@ -169,7 +170,7 @@ def backward_cols_kernel(
             # y[-1] = 1, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
             y_prev = tl.where(has_prev, tl.load(y_ptr + at - inner, mask=has_prev).to(ACC), 1)
             tl.store(gx_ptr + at, (y_prev * r).to(gx_ptr.dtype.element_ty), mask=valid)
-            carry = tl.reduce(tl.where(steps[:, None] == BLOCK_L - 1, r, 1), 0, mul_combine)
+            carry = pick(r, steps[:, None] == BLOCK_L - 1, 0)
     if REDUCE:
         out = gx_ptr + (outer * n_chunks + pid_c) * inner + cols
         tl.store(out, chunk_a, mask=col_mask)
@@ -185,12 +186,12 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
     options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), REDUCE=reduce,
                    BLOCK_C=block_c, BLOCK_L=block_l, num_warps=num_warps)
     if kind == "rows":
-        grid = ((n_outer + block_a - 1) // block_a, n_chunks)
+        grid = (ceil_div(n_outer, block_a), n_chunks)
         backward_rows_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, BLOCK_R=block_a, **options,
         )
     else:
-        grid = (n_outer * ((inner + block_a - 1) // block_a), n_chunks)
+        grid = (n_outer * ceil_div(inner, block_a), n_chunks)
         backward_cols_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a, **options,
         )

@@ -1,7 +1,8 @@
 import triton
 import triton.language as tl
 
-from .combine import accumulator_dtype, mul_combine, triton_dtype
+from ..dispatch import ceil_div
+from .combine import accumulator_dtype, mul_combine, pick, triton_dtype
 
 
 @triton.jit
@@ -56,7 +57,7 @@ def scan_cols_kernel(
         y = tl.associative_scan(tl.where(steps[:, None] == pos, x * carry[None, :], x), 0, mul_combine)
         if not REDUCE:
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-        carry = tl.reduce(tl.where(steps[:, None] == pos + BLOCK_L - 1, y, 1), 0, mul_combine)
+        carry = pick(y, steps[:, None] == pos + BLOCK_L - 1, 0)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
@@ -65,7 +66,7 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
     input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_i, block_l, num_warps = plan
-    grid = (n_outer * ((inner + block_i - 1) // block_i), n_chunks)
+    grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     scan_cols_kernel[grid](
         x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,

@@ -2,7 +2,9 @@ import torch
 import triton
 import triton.language as tl
 
+from ..dispatch import ceil_div
 from .combine import mul_combine, triton_dtype
+
 
 @triton.jit
 def pack(value):
@@ -73,7 +75,7 @@ def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan)
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
     tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
     _, tiles_per_row, _, window, block_l, num_warps = plan
-    n_groups = (tiles_per_row + window - 1) // window
+    n_groups = ceil_div(tiles_per_row, window)
     state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,

@@ -1,7 +1,8 @@
 import triton
 import triton.language as tl
 
-from .combine import accumulator_dtype, mul_combine, triton_dtype
+from ..dispatch import ceil_div
+from .combine import accumulator_dtype, mul_combine, pick, triton_dtype
 
 
 @triton.jit
@@ -51,7 +52,7 @@ def scan_rows_kernel(
         y = tl.associative_scan(tl.where(cols[None, :] == col, x * carry[:, None], x), 1, mul_combine)
         if not REDUCE:
             tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
-        carry = tl.reduce(tl.where(cols[None, :] == col + BLOCK_L - 1, y, 1), 1, mul_combine)
+        carry = pick(y, cols[None, :] == col + BLOCK_L - 1, 1)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
@@ -60,7 +61,7 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
     tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
     _, n_chunks, chunk, block_r, block_l, num_warps = plan
-    grid = ((n_rows + block_r - 1) // block_r, n_chunks)
+    grid = (ceil_div(n_rows, block_r), n_chunks)
     scan_rows_kernel[grid](
         x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
         OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
