@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a resolution needs from the GPU machine, in one call (device time is scarce):
-#   bash benchmarks/gpu_check.sh tests suite backward sanitize ncu   (logs and results under $OUT)
+#   bash benchmarks/gpu_check.sh tests suite backward host sanitize ncu   (logs and results under $OUT)
 # Each step has its own time limit, so one that hangs cannot take the others' time.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
@@ -14,15 +14,17 @@ for step in "$@"; do
       grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/tests.log" | tail -25 ;;
     bench)     # the prompt's case against every implementation
       timeout 100 python3 -m triton_cumprod.bench --json "$OUT/bench_seed.json" 2>"$OUT/bench_seed.err" | tee "$OUT/bench_seed.txt" ;;
-    suite)     # every layout against every implementation (about 70 s)
-      timeout 300 python3 -m triton_cumprod.bench --suite --json "$OUT/bench.json" --plot "$OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
+    suite)     # every layout against every implementation (about 70 s; SUITE_ONLY=ours,torch for fewer)
+      timeout 300 python3 -m triton_cumprod.bench --suite ${SUITE_ONLY:+--only $SUITE_ONLY} --json "$OUT/bench.json" --plot "$OUT/bench.png" 2>"$OUT/bench.err" | tee "$OUT/bench.txt" ;;
     backward)  # the gradient's suite, ratio to two copies
       timeout 120 python3 -m triton_cumprod.bench --backward --suite --json "$OUT/backward.json" 2>"$OUT/backward.err" | tee "$OUT/backward.txt" ;;
+    host)      # host microseconds per call (tiny shapes), exclusive and reverse on the prompt's shape
+      timeout 150 python3 benchmarks/sweep.py --host --only options 2>&1 | tee "$OUT/host.txt" ;;
     sweep)     # tile settings of the cases still short of their targets
       timeout 200 python3 benchmarks/sweep.py --only ${SWEEP:-mid,lookback} 2>&1 | tee "$OUT/sweep.txt" ;;
     sanitize)  # memcheck on one case per strategy (forward and backward), racecheck on the single pass
       timeout 150 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -20 "$OUT/memcheck.log"
-      timeout 90 compute-sanitizer --tool racecheck python3 -c "import torch; from triton_cumprod import cumprod; cumprod(torch.rand(1000003, device='cuda'), 0); torch.cuda.synchronize()" > "$OUT/racecheck.log" 2>&1; tail -2 "$OUT/racecheck.log" ;;
+      timeout 90 compute-sanitizer --tool racecheck python3 -c "import torch; from triton_cumprod import cumprod; x = torch.rand(1000003, device='cuda', requires_grad=True); y = cumprod(x, 0); cumprod(x.detach(), 0, exclusive=True, reverse=True); torch.autograd.grad(y, x, torch.rand_like(y)); torch.cuda.synchronize()" > "$OUT/racecheck.log" 2>&1; tail -2 "$OUT/racecheck.log" ;;
     ncu)
       timeout 60 python3 -m triton_cumprod.kernelbench --ncu > "$OUT/ncu.json" 2>&1; tail -40 "$OUT/ncu.json" ;;
   esac

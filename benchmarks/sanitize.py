@@ -1,4 +1,4 @@
-"""One small case per strategy, forward and backward, for
+"""One small case per strategy, forward (plain, exclusive and reverse) and backward, for
 `compute-sanitizer --tool memcheck python benchmarks/sanitize.py`.
 
 Each case crosses tile edges (odd sizes) so a masked load or store that went out of bounds would
@@ -24,10 +24,18 @@ CASES = [
     ("int32 -> int64 cols", (33, 1001, 9), 1, torch.int32),
 ]
 
+# exclusive and reverse scans: (name, shape, dim, dtype, exclusive, reverse)
+OPTION_CASES = [
+    ("rows, exclusive reverse", (3, 20001), 1, torch.float32, True, True),
+    ("single pass, exclusive reverse", (1, 1000003), 1, torch.float32, True, True),
+    ("cols split, reverse", (200003, 3), 0, torch.float32, False, True),
+    ("rows split (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
+]
+
 BACKWARD_CASES = [
     ("gradient, rows", (3, 20001), 1),
     ("gradient, short rows", (1001, 37), 1),
-    ("gradient, rows split", (1000003,), 0),
+    ("gradient, single pass", (1000003,), 0),
     ("gradient, cols", (77, 513, 131), 1),
     ("gradient, cols split", (200003, 3), 0),
 ]
@@ -64,6 +72,15 @@ def main():
         torch.cuda.synchronize()
         failures += not ok
         print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: plan {plan} {'ok' if ok else 'WRONG'}", flush=True)
+    for name, shape, dim, dtype, exclusive, reverse in OPTION_CASES:
+        x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype)
+        y = cumprod(x, dim, exclusive=exclusive, reverse=reverse)
+        ref = torch.cumprod(x.double().flip(dim) if reverse else x.double(), dim)
+        if exclusive:
+            ref = torch.cat([torch.ones_like(ref.narrow(dim, 0, 1)), ref.narrow(dim, 0, ref.shape[dim] - 1)], dim)
+        ok = torch.allclose(y.double(), ref.flip(dim) if reverse else ref, rtol=1e-4)
+        failures += not ok
+        print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: {'ok' if ok else 'WRONG'}", flush=True)
     for case in BACKWARD_CASES:
         failures += not check_backward(*case)
     return 1 if failures else 0

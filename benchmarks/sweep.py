@@ -19,6 +19,8 @@ from triton_cumprod import autograd, cumprod, dispatch
 from triton_cumprod.bench import host_us_per_call, sample_lines
 from triton_cumprod.dispatch import ceil_div, next_power_of_2, split_lines
 from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d, scan_plan
+from triton_cumprod.kernels import lookback
+from triton_cumprod.kernels.combine import aggregate_dtype
 from triton_cumprod.layout import scan_view
 
 
@@ -55,8 +57,9 @@ def sweep(name, shape, dim, dtype, plans):
         print(f"   {plan[3:]}: ratio {t_copy / t:.3f}  error {error_eps(y, x, dim):.0f} eps", flush=True)
     direct = t_copy / time_ms(lambda: scan_3d(x3, y, n_outer, length, inner, strides, dtype))
     api = t_copy / time_ms(lambda: cumprod(x, dim))
-    print(f"   dispatcher {chosen[1:]}: direct {direct:.3f}, through cumprod() {api:.3f}; "
-          f"best plan {max(results)[0]:.3f} {max(results)[1][3:]}", flush=True)
+    best = f"; best plan {max(results)[0]:.3f} {max(results)[1][3:]}" if results else ""
+    print(f"   dispatcher {chosen[1:]}: direct {direct:.3f}, through cumprod() {api:.3f}, "
+          f"error {error_eps(cumprod(x, dim), x, dim):.0f} eps{best}", flush=True)
     del x, y
 
 
@@ -75,25 +78,28 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
         print(line, flush=True)
 
 
-def sweep_lookback(shapes=((1 << 28,), (16, 1 << 24), (1000003,)), steps=(4096, 8192, 16384), windows=(64, 256)):
+def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.float32), ((1000003,), torch.float32),
+                           ((1 << 28,), torch.bfloat16)), steps=(4096, 8192), windows=(256,)):
     """The single-pass scan (kernels/lookback.py) per tile and group size: ratio to x.clone(), error
     in eps next to torch's, and whether ten runs give bitwise the same output."""
     real = dispatch.tile_settings
-    for shape in shapes:
-        x = 1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3
+    for shape, dtype in cases:
+        x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
         t_copy = time_ms(lambda: x.clone())
-        print(f"== lookback {shape}: copy {t_copy:.3f} ms; torch ratio {t_copy / time_ms(lambda: torch.cumprod(x, -1)):.3f}, "
+        print(f"== lookback {shape} {dtype}: copy {t_copy:.3f} ms; torch ratio {t_copy / time_ms(lambda: torch.cumprod(x, -1)):.3f}, "
               f"error {error_eps(torch.cumprod(x, -1), x, x.dim() - 1):.0f} eps", flush=True)
-        for step, window in itertools.product(steps, windows):
+        for step, window, agg in itertools.product(steps, windows, (torch.float64, torch.float32)):
             dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step, "lookback_window": window}
+            lookback.aggregate_dtype = lambda dtype: agg
             try:
                 first = cumprod(x, -1)
                 same = all(torch.equal(first, cumprod(x, -1)) for _ in range(9))
                 ratio = t_copy / time_ms(lambda: cumprod(x, -1))
-                print(f"   step {step} window {window}: ratio {ratio:.3f}  error {error_eps(first, x, x.dim() - 1):.0f} eps"
+                print(f"   step {step} window {window} tile products in {agg}: ratio {ratio:.3f}  error {error_eps(first, x, x.dim() - 1):.0f} eps"
                       f"  10 runs bitwise equal: {same}", flush=True)
             finally:
                 dispatch.tile_settings = real
+                lookback.aggregate_dtype = aggregate_dtype
         del x
 
 
@@ -121,6 +127,32 @@ def sweep_backward(name, shape, dim, block_ls, warps):
     del x, y, g
 
 
+def sweep_backward_lookback(cases=(((1 << 28,), 0), ((16, 1 << 24), 1)), tiles=(2048, 4096), warps=(4, 8),
+                            windows=(256, 512)):
+    """The single-pass backward (kernels/backward.py: backward_lookback_kernel) per tile, warps and
+    group size: ratio to two copies, and whether two runs give bitwise the same gradient."""
+    real = autograd.plan_backward
+    for shape, dim in cases:
+        x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).requires_grad_()
+        y = cumprod(x, dim)
+        g = torch.rand_like(y)
+        t_copy = time_ms(lambda: x.clone())
+        print(f"== bw-lookback {shape} dim {dim}: copy {t_copy:.3f} ms", flush=True)
+        for tile, w, window in itertools.product(tiles, warps, windows):
+            autograd.plan_backward = lambda n_outer, length, *_: (
+                "lookback", ceil_div(length, tile), tile, min(window, next_power_of_2(ceil_div(length, tile))), tile, w)
+            try:
+                run = lambda: torch.autograd.grad(y, x, g, retain_graph=True)[0]
+                same = torch.equal(run(), run())
+                print(f"   tile {tile} warps {w} window {window}: ratio {2 * t_copy / time_ms(run):.3f}  "
+                      f"two runs bitwise equal: {same}", flush=True)
+            except Exception as e:
+                print(f"   tile {tile} warps {w} window {window}: failed {type(e).__name__}: {str(e)[:100]}", flush=True)
+            finally:
+                autograd.plan_backward = real
+        del x, y, g
+
+
 def host_layers(shape=(8, 128), dim=1):
     """Microseconds a call spends in each layer, on a tensor whose kernel takes next to nothing."""
     x = torch.rand(shape, device="cuda")
@@ -130,7 +162,7 @@ def host_layers(shape=(8, 128), dim=1):
     layers = [
         ("torch.cumprod", lambda: torch.cumprod(x, dim)),
         ("x.clone()", lambda: x.clone()),
-        ("triton_cumprod.cumprod", lambda: cumprod(x, dim)),
+        ("triton_cumprod.cumprod (replayed)", lambda: cumprod(x, dim)),
         ("forward.cumprod_forward", lambda: cumprod_forward(x, dim, torch.float32)),
         ("forward.scan_3d (no allocation)", lambda: scan_3d(x3, y, n_outer, length, inner, strides, torch.float32)),
         ("launch_scan (plan given)", lambda: launch_scan(x3, y, None, n_outer, length, inner, strides, torch.float32, plan, False)),
@@ -142,12 +174,44 @@ def host_layers(shape=(8, 128), dim=1):
         print(f"   {name:<34} {host_us_per_call(fn):7.1f}", flush=True)
 
 
-def rows_plans(block_rs, block_ls, warps):
-    return [("rows", 1, 1 << 40, r, l, w) for r, l, w in itertools.product(block_rs, block_ls, warps)]
+def host_table(shapes=((8, 128), (4096, 192), (1024, 1024))):
+    """Host microseconds per call (wall clock over many synchronised calls) of the tiny shapes."""
+    print("== host us per call: shape, torch.cumprod, x.clone(), cumprod (replayed), cumprod_forward (full path)")
+    for shape in shapes:
+        x = torch.rand(shape, device="cuda")
+        times = [host_us_per_call(fn) for fn in (lambda: torch.cumprod(x, 1), lambda: x.clone(), lambda: cumprod(x, 1),
+                                                 lambda: cumprod_forward(x, 1, torch.float32))]
+        print(f"   {str(shape):<14}" + "".join(f"{t:9.1f}" for t in times), flush=True)
 
 
-def cols_plans(block_is, block_ls, warps, max_per_thread=64):
-    return [("cols", 1, 1 << 40, i, l, w) for i, l, w in itertools.product(block_is, block_ls, warps)
+def sweep_options(shape=(32768, 32768)):
+    """exclusive and reverse on the prompt's shape (torch.rand input): ratio to x.clone(); and the
+    error in eps on 64 rows of factors near one (against the float64 scan of the flipped and
+    shifted input) next to the plain scan's."""
+    x = torch.rand(shape, device="cuda")
+    near = 1 + (torch.rand((64, shape[1]), device="cuda") - 0.5) * 1e-3
+    t_copy = time_ms(lambda: x.clone())
+    print(f"== options {shape} dim 1: copy {t_copy:.3f} ms", flush=True)
+    for exclusive, reverse in itertools.product((False, True), (False, True)):
+        run = lambda: cumprod(x, 1, exclusive=exclusive, reverse=reverse)
+        xs, ys = near.double(), cumprod(near, 1, exclusive=exclusive, reverse=reverse)
+        if reverse:
+            xs, ys = xs.flip(1), ys.flip(1)
+        if exclusive:
+            assert bool((ys[:, 0] == 1).all())
+            xs, ys = xs[:, :-1], ys[:, 1:]
+        ref = torch.cumprod(xs, 1)
+        err = ((ys.double() - ref).abs() / ref.abs()).max().item() / torch.finfo(torch.float32).eps
+        print(f"   exclusive={exclusive!s:<5} reverse={reverse!s:<5} ratio {t_copy / time_ms(run):.3f}  error {err:.0f} eps",
+              flush=True)
+
+
+def rows_plans(block_rs, block_ls, warps, stages=(1,)):
+    return [("rows", 1, 1 << 40, r, l, w, s) for r, l, w, s in itertools.product(block_rs, block_ls, warps, stages)]
+
+
+def cols_plans(block_is, block_ls, warps, max_per_thread=64, stages=(1,)):
+    return [("cols", 1, 1 << 40, i, l, w, s) for i, l, w, s in itertools.product(block_is, block_ls, warps, stages)
             if i * l <= max_per_thread * 32 * w]
 
 
@@ -165,6 +229,15 @@ CASES = [
     ("cols-b", (8, 65536, 4096), 1, torch.float32, cols_plans([128, 256], [16, 32, 64, 128], [1, 2, 4], 128)),
     ("dim0-bf16", (32768, 32768), 0, torch.bfloat16, cols_plans([128, 256], [32, 64, 128], [2, 4], 128)),
     ("dim0-fp64", (16384, 16384), 0, torch.float64, cols_plans([128], [16, 32, 64], [2, 4], 128)),
+    # Tiles in flight (Triton's pipeliner): the column layouts and the rows walked in several steps.
+    ("mid-stages", (64, 4096, 1024), 1, torch.float32, cols_plans([128], [16, 32, 64], [1, 2, 4], 128, (2, 3, 4))),
+    ("cols-a-stages", (256, 2048, 512), 1, torch.float32, cols_plans([128], [16, 32, 64], [1, 2], 128, (1, 2, 3))),
+    ("dim0-stages", (32768, 32768), 0, torch.float32, cols_plans([128], [32, 64], [1, 2, 4], 128, (1, 2, 3))),
+    ("dim0-bf16-stages", (32768, 32768), 0, torch.bfloat16, cols_plans([128], [64, 128], [2, 4], 128, (1, 2, 3))),
+    ("dim0-fp64-stages", (16384, 16384), 0, torch.float64, cols_plans([128], [16, 32], [2], 128, (1, 2, 3))),
+    ("seed-bf16-stages", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 4096], [4], (1, 2, 3))),
+    ("row-64k-stages", (2048, 65536), 1, torch.float32, rows_plans([1], [4096, 8192], [2, 4], (1, 2, 3))),
+    ("narrow-dim0", (16777216, 4), 0, torch.float32, []),
 ]
 BACKWARD_CASES = [
     ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [2, 4, 8]),
@@ -174,13 +247,14 @@ BACKWARD_CASES = [
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [c[0] for c in CASES] + ["row-accuracy", "lookback"] + [c[0] for c in BACKWARD_CASES]
+    names = [c[0] for c in CASES] + ["row-accuracy", "lookback", "options", "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
     parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(names))
     parser.add_argument("--host", action="store_true", help="also time the host path layer by layer")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     if args.host:
         host_layers()
+        host_table()
     for name, shape, dim, dtype, plans in CASES:
         if not only or name in only:
             sweep(name, shape, dim, dtype, plans)
@@ -188,6 +262,10 @@ def main():
         row_accuracy()
     if not only or "lookback" in only:
         sweep_lookback()
+    if not only or "options" in only:
+        sweep_options()
+    if not only or "bw-lookback" in only:
+        sweep_backward_lookback()
     for name, shape, dim, block_ls, warps in BACKWARD_CASES:
         if not only or name in only:
             sweep_backward(name, shape, dim, block_ls, warps)

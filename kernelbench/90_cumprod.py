@@ -20,6 +20,39 @@ def pick(values, where, axis: tl.constexpr):
 
 
 @triton.jit
+def exclusive_combine(p1, e1, p2, e2):
+    # A run as (p, e): the product of all of it and of all but its last element.
+    return p1 * p2, p1 * e2
+
+
+@triton.jit
+def scan_tile(x, carry, positions, start, axis: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # One step of a line's scan over the tile x, whose positions along `axis` are start, start + 1, ...
+    # The running product `carry` is folded into the element where the scan enters the tile (its
+    # first, or its last for a reverse scan), so the scan continues the line. Returns the outputs and
+    # the inclusive scan, from which leaving() takes the next carry. An exclusive scan also carries
+    # the product of all but the last element of each run: each output is the product of the
+    # elements before it, the entry element's is the carry itself.
+    enter = start + x.shape[axis] - 1 if REVERSE else start
+    folded = tl.where(positions == enter, x * carry, x)
+    if EXCLUSIVE:
+        inclusive, before = tl.associative_scan((folded, tl.full(x.shape, 1, x.dtype)), axis, exclusive_combine,
+                                                reverse=REVERSE)
+        return tl.where(positions == enter, carry, before), inclusive
+    inclusive = tl.associative_scan(folded, axis, mul_combine, reverse=REVERSE)
+    return inclusive, inclusive
+
+
+@triton.jit
+def leaving(inclusive, positions, start, axis: tl.constexpr, REVERSE: tl.constexpr):
+    # The next carry: the inclusive value where the scan leaves the tile (masked elements hold 1), so
+    # every step goes on from exactly the value the last one reached. Taken after the tile's store:
+    # the widest tiles have no registers to hold the outputs across this reduce.
+    leave = start if REVERSE else start + inclusive.shape[axis] - 1
+    return pick(inclusive, positions == leave, axis)
+
+
+@triton.jit
 def row_block(pid_r, pid_c, n_rows, length, chunk, BLOCK_R: tl.constexpr):
     # Program (pid_r, pid_c) of a row layout owns rows [pid_r * BLOCK_R, +BLOCK_R) and positions
     # [start, end) of them: (rows, row_mask, start, end).
@@ -39,11 +72,14 @@ def scan_rows_kernel(
     stride_xr,
     stride_xl,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the products are computed in
+    ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
     BLOCK_R: tl.constexpr,  # rows per program
     BLOCK_L: tl.constexpr,  # elements per row and step
     REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
-    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from the inclusive product of the chunks before it
+    STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end
 ):
     # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
     # walking the chunk BLOCK_L at a time and carrying each row's running product.
@@ -51,22 +87,32 @@ def scan_rows_kernel(
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
-        carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1).to(ACC)
+        if REVERSE:
+            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c + 1, mask=row_mask & (pid_c + 1 < n_chunks), other=1)
+        else:
+            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1)
+        carry = carry.to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
     y_rows = y_ptr + rows[:, None] * length
-    for col in range(start, end, BLOCK_L):
+    last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
+        if REVERSE:
+            col = last_col - (col - start)  # the chunk's steps from its end
         cols = col + tl.arange(0, BLOCK_L)
         mask = row_mask[:, None] & (cols < end)[None, :]
         x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        # Fold the running product into the step's first column, so the scan continues each row;
-        # the next carry is the scan's last column (masked columns hold 1), so every step goes on
-        # from exactly the value the last one wrote.
-        y = tl.associative_scan(tl.where(cols[None, :] == col, x * carry[:, None], x), 1, mul_combine)
-        if not REDUCE:
+        if REVERSE:
+            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
+            # ignores `other` for bf16 loads).
+            x = tl.where(mask, x, 1)
+        if REDUCE:
+            carry = carry * tl.reduce(x, 1, mul_combine)
+        else:
+            y, inclusive = scan_tile(x, carry[:, None], cols[None, :], col, 1, EXCLUSIVE, REVERSE)
             tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
-        carry = pick(y, cols[None, :] == col + BLOCK_L - 1, 1)
+            carry = leaving(inclusive, cols[None, :], col, 1, REVERSE)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
@@ -94,11 +140,14 @@ def scan_cols_kernel(
     stride_xl,
     stride_xi,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the products are computed in
+    ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
     BLOCK_L: tl.constexpr,  # scan positions per step
     BLOCK_I: tl.constexpr,  # inner positions per program: the coalesced axis
     REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
-    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from the inclusive product of the chunks before it
+    STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each line's end
 ):
     # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
     # [c * chunk, +chunk) in [BLOCK_L, BLOCK_I] tiles, loading whole cache lines along `inner`.
@@ -106,38 +155,51 @@ def scan_cols_kernel(
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     if HAS_PREFIX:
-        prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
-        carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1).to(ACC)
+        if REVERSE:
+            prefix = prefix_ptr + (outer * n_chunks + pid_c + 1) * inner + cols
+            carry = tl.load(prefix, mask=col_mask & (pid_c + 1 < n_chunks), other=1)
+        else:
+            prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
+            carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1)
+        carry = carry.to(ACC)
     else:
         carry = tl.full([BLOCK_I], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
     y_cols = y_ptr + outer * length * inner + cols
-    for pos in range(start, end, BLOCK_L):
+    last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
+        if REVERSE:
+            pos = last_pos - (pos - start)  # the chunk's steps from its end
         steps = pos + tl.arange(0, BLOCK_L)
         mask = (steps < end)[:, None] & col_mask[None, :]
         x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
         x = x.to(OUT).to(ACC)
-        # Fold the running product into the step's first row, so the scan continues each column;
-        # the next carry is the scan's last row (masked rows hold 1), so every step goes on from
-        # exactly the value the last one wrote.
-        y = tl.associative_scan(tl.where(steps[:, None] == pos, x * carry[None, :], x), 0, mul_combine)
-        if not REDUCE:
+        if REVERSE:
+            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
+            # ignores `other` for bf16 loads).
+            x = tl.where(mask, x, 1)
+        if REDUCE:
+            carry = carry * tl.reduce(x, 0, mul_combine)
+        else:
+            y, inclusive = scan_tile(x, carry[None, :], steps[:, None], pos, 0, EXCLUSIVE, REVERSE)
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-        carry = pick(y, steps[:, None] == pos + BLOCK_L - 1, 0)
+            carry = leaving(inclusive, steps[:, None], pos, 0, REVERSE)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
 
 @triton.jit
 def pack(value):
-    # A published float32 as one 64-bit word, so that value and flag arrive together: its bits,
-    # and bit 32 set to say it is there. Words not yet published read 0; pack(1.0) = 0x13F800000.
-    return value.to(tl.uint32, bitcast=True).to(tl.int64) | 0x100000000
+    # A published float64 as one 64-bit word whose value and flag arrive together: its bits,
+    # inverted, so that a word not yet published (0) can be told apart from every value. The one
+    # value whose inverted bits are 0, a NaN, is published as the canonical NaN instead.
+    value = tl.where(value == value, value, float("nan"))
+    return ~value.to(tl.int64, bitcast=True)
 
 
 @triton.jit
 def unpack(word):
-    return (word & 0xFFFFFFFF).to(tl.uint32).to(tl.float32, bitcast=True)
+    return (~word).to(tl.float64, bitcast=True)
 
 
 @triton.jit
@@ -153,6 +215,9 @@ def scan_lookback_kernel(
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes its inclusive product
+    AGG: tl.constexpr,  # dtype of a tile's product
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
@@ -169,27 +234,36 @@ def scan_lookback_kernel(
     tile_words = state_ptr + 1 + row * tiles_per_row
     group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
     steps = tl.arange(0, BLOCK_L)
-    cols = t * BLOCK_L + steps
+    cols = (tiles_per_row - 1 - t if REVERSE else t) * BLOCK_L + steps
     mask = cols < length
     x = tl.load(x_ptr + row * stride_xr + cols * stride_xl, mask=mask, other=1).to(OUT).to(tl.float32)
-    total = tl.reduce(x, 0, mul_combine)
+    if REVERSE:
+        # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
+        # ignores `other` for bf16 loads).
+        x = tl.where(mask, x, 1)
+    # Products of tiles and groups in float64 (see combine.aggregate_dtype); published as float64.
+    total = tl.reduce(x.to(AGG), 0, mul_combine).to(tl.float64)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
-    carry = tl.full([], 1, tl.float32)
-    if group > 0:
-        word = tl.load(group_words + group - 1, volatile=True)
-        while word < 0x100000000:
-            word = tl.load(group_words + group - 1, volatile=True)
-        carry = unpack(word)
+    # The products of the tiles before this one in its group first: they come from tiles running
+    # side by side. Only then the previous group's product, which the chain of groups hands on: the
+    # last tile of a group passes it on one multiply after it arrives.
     ahead = tl.arange(0, WINDOW)
     before = ahead < t - group * WINDOW
-    words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=0x13F800000, volatile=True)
-    while tl.min(words, 0) < 0x100000000:
-        words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=0x13F800000, volatile=True)
-    carry = carry * tl.reduce(unpack(words), 0, mul_combine)
+    one = pack(tl.full([], 1, tl.float64))
+    words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=one, volatile=True)
+    while tl.max((words == 0).to(tl.int32), 0) > 0:
+        words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=one, volatile=True)
+    in_group = tl.reduce(unpack(words), 0, mul_combine)
+    carry = tl.full([], 1, tl.float64)
+    if group > 0:
+        word = tl.load(group_words + group - 1, volatile=True)
+        while word == 0:
+            word = tl.load(group_words + group - 1, volatile=True)
+        carry = unpack(word)
+    carry = carry * in_group
     if t % WINDOW == WINDOW - 1:
         tl.atomic_xchg(group_words + group, pack(carry * total), sem="relaxed")
-    # Fold the carry into the tile's first element, so the scan continues the row as in the rows kernel.
-    y = tl.associative_scan(tl.where(steps == 0, x * carry, x), 0, mul_combine)
+    y, _ = scan_tile(x, carry.to(tl.float32), steps, 0, 0, EXCLUSIVE, REVERSE)
     tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
 
 
@@ -200,44 +274,66 @@ def accumulator_dtype(dtype):
     return dtype
 
 
+def aggregate_dtype(dtype):
+    """The dtype of the product of a whole chunk or tile of a scan producing `dtype`: float64 where
+    the scan multiplies in float32. Products of factors near one, taken in float32, round down more
+    often than up (the low part of (1 + a)(1 + b) is the small ab): a chunk of 2048 such factors comes
+    out about 5 eps low, and a line of chunks adds that up; a sequential scan drifts away from one and
+    does not. float64 keeps that bias below float32's last bit."""
+    acc = accumulator_dtype(dtype)
+    return torch.float64 if acc == torch.float32 else acc
+
+
 def triton_dtype(dtype):
     """The triton.language dtype for a torch dtype, to pass as a constexpr."""
     return getattr(tl, str(dtype).split(".")[-1])
 
 
-def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce):
+def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce, exclusive=False,
+                reverse=False):
     """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
-    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
-    _, n_chunks, chunk, block_r, block_l, num_warps = plan
+    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps, num_stages).
+    Returns the launch (compiled kernel, grid, arguments in the kernel's order), for replay.py."""
+    _, n_chunks, chunk, block_r, block_l, num_warps, num_stages = plan
     grid = (ceil_div(n_rows, block_r), n_chunks)
-    scan_rows_kernel[grid](
-        x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
-        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
-        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
+    args = dict(
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
+        stride_xr=stride_xr, stride_xl=stride_xl, OUT=triton_dtype(out_dtype), ACC=triton_dtype(acc), BLOCK_R=block_r,
+        BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None, STAGES=num_stages, EXCLUSIVE=exclusive,
+        REVERSE=reverse,
     )
+    return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args
 
 
-def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False,
+                reverse=False):
     """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
-    input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
-    _, n_chunks, chunk, block_i, block_l, num_warps = plan
+    input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps,
+    num_stages). Returns the launch (compiled kernel, grid, arguments in the kernel's order)."""
+    _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
-    scan_cols_kernel[grid](
-        x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
-        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,
-        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
+    stride_xo, stride_xl, stride_xi = strides
+    args = dict(
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
+        chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
+        ACC=triton_dtype(acc), BLOCK_L=block_l, BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None,
+        STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse,
     )
+    return scan_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 
 
-def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan):
+def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
-    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
-    _, tiles_per_row, _, window, block_l, num_warps = plan
+    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps, 1)."""
+    _, tiles_per_row, _, window, block_l, num_warps, _ = plan
     n_groups = ceil_div(tiles_per_row, window)
     state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, num_warps=num_warps,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, AGG=triton_dtype(aggregate_dtype(out_dtype)),
+        EXCLUSIVE=exclusive, REVERSE=reverse, num_warps=num_warps,
     )
 
 
@@ -255,44 +351,56 @@ def tile_settings(capability, itemsize):
     row_step: longest step along a row, in elements; row_values: elements a thread holds of a
     one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
     col_tile_bytes: bytes of a column tile (a step of 128 columns); col_thread_bytes: bytes of it a
-    thread holds (sets its warps); split_programs_per_sm:
-    programs a split scan aims for, per multiprocessor; lookback_step, lookback_window: the tile and
-    the tiles a group of the single-pass scan.
+    thread holds (sets its warps); row_stages, col_stages: tiles a program has in flight (above 1,
+    Triton's pipeliner loads the next tiles through shared memory while one is scanned);
+    split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
+    lookback_window: the tile and the tiles a group of the single-pass scan.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
       16-bit types at 2048-element steps of 4 warps; 8-byte types at 4096.
-    - Column tiles of 128 columns run best at 32 KB a step (fp32: 64 steps, fp64: 32) and about
-      512 bytes of the tile a thread (2 warps): within 1-2 % of the best plan on every layout
-      swept; 4 warps cost up to 25 %.
-    The same values serve sm_89 (RTX 4090, the prompt's target) until measured there: 128 fp32 values
-    a thread fit either register file, and no tile needs more than 64 KB of shared memory, under
-    sm_89's 100 KB. A generation that measures differently gets its own branch here.
+    - Column tiles of 128 columns run best 32 rows a step with three steps in flight and about 512
+      bytes of a step a thread: fp32 dim 0 of 32768^2 0.935-0.949 (one 64-row step: 0.938), fp64
+      dim 0 of 16384^2 0.950 (0.873), fp32 64 x 4096 x 1024 0.902 (0.894). Three 32 KB fp32 stages
+      leave too few programs a multiprocessor (0.38).
+    - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
+    The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
+    capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
+    generation that measures differently gets its own branch here.
     """
     row_step, row_values = {1: (2048, 16), 2: (2048, 16), 4: (32768, 128)}.get(itemsize, (4096, 32))
     if capability == (0, 0):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
         row_step = 2048
-    # 16-bit column tiles: 4 warps measured best (0.53, against 0.33 at 2 warps; not understood).
-    col_thread_bytes = 128 if itemsize == 2 else 512
-    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=32 * 1024,
-                col_thread_bytes=col_thread_bytes,
+    # Column tiles of 32 rows in three stages: 16 KB of fp32 on one warp, 32 KB of fp64 on two.
+    # 16-bit column tiles keep one 32 KB stage of 4 warps (0.53; 0.33 at 2 warps; not understood).
+    col_tile_bytes, col_thread_bytes, col_stages = {2: (32 * 1024, 128, 1), 8: (32 * 1024, 512, 3)}.get(
+        itemsize, (16 * 1024, 512, 3))
+    if capability < (9, 0):
+        # sm_89 has 100 KB of shared memory a multiprocessor: at most 64 KB of stages per program.
+        col_stages = min(col_stages, 64 * 1024 // col_tile_bytes)
+    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=col_tile_bytes,
+                col_thread_bytes=col_thread_bytes, row_stages=3 if itemsize <= 2 else 1, col_stages=col_stages,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=256)
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
-    Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps): kind is "rows" (inner == 1,
+    Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
     BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
     output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
     would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
-    BLOCK_A tiles (kernels/lookback.py).
+    BLOCK_A tiles (kernels/lookback.py). An `exclusive` scan carries pairs through its scans: its
+    one-row tiles hold half the values a thread, in half the step (the widest would spill).
     """
     settings = tile_settings(capability, itemsize)
+    if exclusive:
+        settings["row_step"] //= 2
+        settings["row_values"] //= 2
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
@@ -309,25 +417,33 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        # Tiles in flight pay off only where a program walks several steps.
+        num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
             block_l = settings["lookback_step"]
             n_chunks = ceil_div(length, block_l)
             chunk, block_a = block_l, min(settings["lookback_window"], next_power_of_2(n_chunks))
-            num_warps = max(1, block_l // (32 * 64))
+            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
         # the tile and scan them in order, as torch does (narrower tiles scan across threads and
         # lose accuracy).
         block_a = min(next_power_of_2(inner), 128)
-        block_l = min(max(16, settings["col_tile_bytes"] // (block_a * itemsize)), max(64, 8192 // block_a),
-                      next_power_of_2(length))
+        # Narrower tiles are scanned across threads anyway: one 32 KB step a time on 4 warps ((16M, 4)
+        # dim 0: 0.19 on 2 warps, where ptxas spills 1.4 KB a thread; 16 KB in three stages on one
+        # warp: 0.12).
+        wide = block_a == 128
+        tile_bytes = settings["col_tile_bytes"] if wide else 16 * 1024
+        block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = n_outer * ceil_div(inner, block_a)
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
-        num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * settings["col_thread_bytes"])))
-    return kind, n_chunks, chunk, block_a, block_l, num_warps
+        thread_bytes = settings["col_thread_bytes"] if wide else 128
+        num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
+        num_stages = settings["col_stages"] if wide and chunk > block_l else 1
+    return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
@@ -386,38 +502,47 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
-def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device):
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
     where the kernels multiply in float32 (kernels/lookback.py)."""
     single_pass = accumulator_dtype(out_dtype) == torch.float32
-    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass)
+    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
+                     exclusive)
 
 
-def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
+def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
     """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
-    its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
-    pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
-    and a second pass scans the chunks. Every product is taken in a fixed order: results are
-    bitwise reproducible. Rows multiplied in float32 take a single pass instead (kernels/lookback.py)."""
-    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device)
+    its middle axis into the contiguous `y`: `exclusive`, each output is the product of the elements
+    before it (1 for the first); `reverse`, the scan runs from the end. Lines too few to fill the
+    GPU are cut into chunks: one pass takes each chunk's product (in float64 where the scan
+    multiplies in float32, see kernels/combine.aggregate_dtype), a scan of those products gives each
+    chunk its starting carry, and a second pass scans the chunks. Every product is taken in a fixed
+    order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
+    (kernels/lookback.py). Returns the launch where the scan took one launch of the rows or columns
+    kernel (see launch_scan), else None."""
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive)
     n_chunks = plan[1]
-    prefix = None
-    if n_chunks > 1 and plan[0] != "lookback":
-        acc = accumulator_dtype(out_dtype)
-        totals = torch.empty((n_outer, n_chunks, inner), dtype=acc, device=x.device)
-        launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
-        prefix = torch.empty_like(totals)
-        scan_3d(totals, prefix, n_outer, n_chunks, inner, totals.stride(), acc)
-    launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, False)
+    if n_chunks == 1 or plan[0] == "lookback":
+        return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
+    agg = aggregate_dtype(out_dtype)
+    totals = torch.empty((n_outer, n_chunks, inner), dtype=agg, device=x.device)
+    launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
+    prefix = torch.empty_like(totals)
+    scan_3d(totals, prefix, n_outer, n_chunks, inner, totals.stride(), agg, reverse=reverse)
+    launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
+    return None
 
 
-def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
+    """One launch of the kernel `plan` names: the launch as kernels/rows.py and kernels/cols.py
+    return it, or None for the single pass (it needs fresh zeros each call)."""
     if plan[0] == "lookback":
-        launch_lookback(x, y, n_outer, length, strides[0], strides[1], out_dtype, plan)
-    elif plan[0] == "rows":
-        launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce)
-    else:
-        launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce)
+        launch_lookback(x, y, n_outer, length, strides[0], strides[1], out_dtype, plan, exclusive, reverse)
+        return None
+    if plan[0] == "rows":
+        return launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce, exclusive,
+                           reverse)
+    return launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive, reverse)
 
 
 def default_dtype(dtype):
@@ -427,21 +552,29 @@ def default_dtype(dtype):
     return torch.int64
 
 
-def cumprod_forward(x, dim, out_dtype, y=None):
+def cumprod_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
     """torch.cumprod(x, dim, dtype=out_dtype), for `x` of any shape and strides and `dim` already
-    checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor."""
+    checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor; `exclusive`
+    and `reverse` as in scan_3d."""
+    return run_forward(x, dim, out_dtype, y, exclusive, reverse)[0]
+
+
+def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
+    """cumprod_forward's result, and the launch that computed it where that was one launch of a
+    kernel reading `x` itself (not a copy of it), else None: replay.py launches it again."""
+    source = x
     if x.is_neg():
         x = x.resolve_neg()  # a negative-bit view's memory holds the values negated
     if y is None:
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     if y.numel() == 0:
-        return y
+        return y, None
     if x.dim() == 0 or x.shape[dim] == 1:
-        # A scan of one element is the element, cast as torch casts.
-        return y.copy_(x)
+        # A scan of one element is the element (an exclusive one, 1), cast as torch casts.
+        return (y.fill_(1) if exclusive else y.copy_(x)), None
     x, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-    scan_3d(x, y, n_outer, length, inner, strides, out_dtype)
-    return y
+    launch = scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
+    return y, (launch if x is source else None)
 
 
 class ModelNew(nn.Module):

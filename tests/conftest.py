@@ -77,11 +77,20 @@ class LaunchCounter:
         self.calls.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_replays(monkeypatch):
+    """Each test starts with no remembered launches (replay.py): a launch recorded by one test must
+    not stand in for the plan another test forces on the same layout."""
+    from triton_cumprod import replay
+
+    monkeypatch.setattr(replay, "_launches", {})
+
+
 @pytest.fixture
 def launches(monkeypatch):
     """Spy on triton_cumprod.forward.launch_scan: tells whether a call reached the Triton kernels or
     went to torch.cumprod, and with which plans. The wrapped launch still runs the kernel."""
-    from triton_cumprod import forward
+    from triton_cumprod import api, forward
 
     counter = LaunchCounter()
     real = forward.launch_scan
@@ -91,4 +100,6 @@ def launches(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(forward, "launch_scan", spy)
+    # Every call through the launch path, none replayed, so that each call's launches are counted.
+    monkeypatch.setattr(api, "replay", lambda *args: None)
     return counter

@@ -211,6 +211,23 @@ def assert_cumprod_matches(ours, x, dim, dtype=None, label=""):
         )
 
 
+def assert_scan_matches(ours, x, dim, exclusive=False, reverse=False, dtype=None, label=""):
+    """Check cumprod(x, dim, dtype=dtype, exclusive=..., reverse=...) through torch.cumprod: read
+    from the end, a reverse scan is torch.cumprod of the flipped input; an exclusive scan starts
+    with exactly 1 and goes on with torch.cumprod of all but the last input."""
+    if x.dim() == 0:
+        ours, x = ours.reshape(1), x.reshape(1)
+    if reverse:
+        ours, x = ours.flip(dim), x.flip(dim)
+    n = x.shape[dim]
+    if exclusive and n > 0:
+        first = ours.narrow(dim, 0, 1)
+        assert first.dtype == torch_cpu(x, dim, dtype).dtype, f"{label}: dtype {first.dtype}"
+        assert bool((first.cpu() == 1).all()), f"{label}: an exclusive scan starts with 1, not {first}"
+        ours, x = ours.narrow(dim, 1, n - 1), x.narrow(dim, 0, n - 1)
+    assert_cumprod_matches(ours, x, dim, dtype, label)
+
+
 def assert_identical(ours, expected, label=""):
     """Bitwise equality of two results, as far as it is observable: dtype, shape, the NaN mask, the
     values where not NaN (torch.equal) and, for floats, the sign bits where not NaN (so -0.0 != 0.0).

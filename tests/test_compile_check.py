@@ -10,7 +10,8 @@ import pytest
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
-# (shape, dim, dtype, dtype=, transposed, whether every access must be 16 bytes wide, backward)
+# (shape, dim, dtype, dtype=, transposed, whether every access must be 16 bytes wide, backward,
+#  exclusive, reverse)
 CASES = [
     ((32768, 32768), 1, "float32", None, False, True),
     ((32768, 32768), 1, "bfloat16", None, False, True),
@@ -31,8 +32,12 @@ CASES = [
     ((268435456,), 0, "float32", None, False, False, True),
     ((64, 4096, 1024), 1, "bfloat16", None, False, True, True),
     ((5, 7, 3), 2, "float16", "float32", False, False, True),
+    ((32768, 32768), 1, "float32", None, False, True, False, True, True),
+    ((32768, 32768), 0, "float32", None, False, True, False, True, False),
+    ((268435456,), 0, "float32", None, False, True, False, False, True),
+    ((32768, 32768), 1, "bfloat16", None, False, True, False, False, True),
 ]
-CASES = [case + (False,) * (7 - len(case)) for case in CASES]
+CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 
 SCRIPT = """
 import json, sys, torch
@@ -40,9 +45,10 @@ from triton_cumprod.compile_check import compile_call
 cases = json.loads(sys.argv[1])
 out = []
 for arch in (89, 90):
-    for shape, dim, dtype, out_dtype, transposed, _, gradient in cases:
+    for shape, dim, dtype, out_dtype, transposed, _, gradient, exclusive, reverse in cases:
         out.append(compile_call(tuple(shape), dim, getattr(torch, dtype), arch,
-                                getattr(torch, out_dtype) if out_dtype else None, transposed, gradient))
+                                getattr(torch, out_dtype) if out_dtype else None, transposed, gradient, exclusive,
+                                reverse))
 print(json.dumps(out))
 """
 
@@ -59,12 +65,14 @@ def reports():
 
 
 @pytest.mark.parametrize("arch", [89, 90])
-@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{c[0]}-dim{c[1]}-{c[2]}{'-T' if c[4] else ''}{'-grad' if c[6] else ''}" for c in CASES])
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{c[0]}-dim{c[1]}-{c[2]}{'-T' if c[4] else ''}{'-grad' if c[6] else ''}{'-excl' if c[7] else ''}"
+                                                     f"{'-rev' if c[8] else ''}" for c in CASES])
 def test_kernels_compile(reports, arch, case):
     launches = reports[(arch, case)]
     assert launches, "the call launched no kernel"
     for launch in launches:
         assert not launch["local_memory"], f"spills to local memory: {launch}"
+        assert launch["spill_bytes"] == 0, f"ptxas spills registers: {launch}"
         assert launch["shared_bytes"] <= 99 * 1024, f"more shared memory than sm_89 gives a block: {launch}"
         assert launch["load_bits"] > 0 and launch["store_bits"] > 0
     if CASES[case][5]:
@@ -79,3 +87,12 @@ def test_vector_width_reader():
     assert _vector_bits(ptx, "ld.global") == 128
     assert _vector_bits(ptx, "st.global") == 16
     assert _vector_bits("", "ld.global") == 0
+
+
+def test_async_copy_width_reader():
+    from triton_cumprod.compile_check import _async_copy_bits
+
+    ptx = "cp.async.cg.shared.global [ %r11 + 0 ], [ %rd13 + 0 ], 0x10, %r12;\ncp.async.ca.shared.global [ %r1 ], [ %rd2 ], 0x4, %r3;"
+    assert _async_copy_bits(ptx) == 128
+    assert _async_copy_bits(ptx.splitlines()[1]) == 32
+    assert _async_copy_bits("ld.global.v4.b32 { %r1 }, [ %rd1 ];") == 0

@@ -28,7 +28,7 @@ def is_pow2(n):
 
 def grid_of(plan, n_outer, inner):
     """The launch grid of a plan, as kernels/rows.py and kernels/cols.py compute it."""
-    kind, n_chunks, _, block_a, _, _ = plan
+    kind, n_chunks, _, block_a, *_ = plan
     if kind == "rows":
         return cdiv(n_outer, block_a), n_chunks
     return n_outer * cdiv(inner, block_a), n_chunks
@@ -44,7 +44,7 @@ def plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4):
 def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4):
     plan_ = plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)
     where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)} = {plan_}"
-    kind, n_chunks, chunk, block_a, block_l, num_warps = plan_
+    kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = plan_
     assert kind == ("rows" if inner == 1 else "cols"), where
     assert isinstance(n_chunks, int) and isinstance(chunk, int), where
     assert n_chunks >= 1 and chunk >= 1, where
@@ -53,7 +53,7 @@ def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4
     assert (n_chunks - 1) * chunk < length, where
     assert chunk % block_l == 0, where
     assert is_pow2(block_a) and is_pow2(block_l), where
-    assert num_warps in (1, 2, 4, 8), where
+    assert num_warps in (1, 2, 4, 8) and num_stages >= 1, where
     # No tile is longer than the line or wider than the lines side by side.
     assert block_l <= max(1, 1 << (length - 1).bit_length()), where
     across = n_outer if kind == "rows" else inner

@@ -14,26 +14,29 @@ def cdiv(a, b):
     return -(-a // b)
 
 
-def forced_planner(block_a, block_l, max_chunks):
+def forced_planner(block_a, block_l, max_chunks, stages=1):
     """A plan_scan stand-in with fixed small tiles: lines longer than block_l are cut into up to
-    max_chunks chunks, always (whatever the line count), so small tensors take the split path."""
+    max_chunks chunks, always (whatever the line count), so small tensors take the split path;
+    `stages` tiles in flight (the GPU pipelines loads; the interpreter ignores it)."""
 
     def plan(n_outer, length, inner, unit_stride, n_sm, capability, *_, **__):
         kind = "rows" if inner == 1 else "cols"
         n_chunks = max(1, min(max_chunks, cdiv(length, block_l)))
         chunk = cdiv(cdiv(length, n_chunks), block_l) * block_l
-        return kind, cdiv(length, chunk), chunk, block_a, block_l, 1
+        return kind, cdiv(length, chunk), chunk, block_a, block_l, 1, stages
 
     return plan
 
 
 PLANS = {
-    # name: (BLOCK_A, BLOCK_L, most chunks)
-    "one chunk, many steps": (2, 4, 1),
-    "three chunks": (2, 4, 3),
-    "chunks of one step, deep recursion": (1, 2, 64),
-    "tile wider than the lines": (8, 8, 4),
-    "uneven chunks": (4, 8, 5),
+    # name: (BLOCK_A, BLOCK_L, most chunks, tiles in flight)
+    "one chunk, many steps": (2, 4, 1, 1),
+    "one chunk, pipelined": (2, 4, 1, 3),
+    "three chunks": (2, 4, 3, 1),
+    "three chunks, pipelined": (2, 4, 3, 2),
+    "chunks of one step, deep recursion": (1, 2, 64, 1),
+    "tile wider than the lines": (8, 8, 4, 1),
+    "uneven chunks": (4, 8, 5, 1),
 }
 
 
@@ -55,7 +58,7 @@ def test_forced_plans(dtype, plan_name, device, monkeypatch, launches):
         launches.reset()
         y = cumprod(x, dim)
         assert_cumprod_matches(y, x, dim, label=f"{name}, plan {plan_name}")
-        _, block_l, max_chunks = PLANS[plan_name]
+        _, block_l, max_chunks, _ = PLANS[plan_name]
         assert all(plan[4] == block_l for plan in launches.plans)
         if max_chunks > 1:
             assert launches.count >= 3, f"{name}: not split under {plan_name}"
@@ -127,7 +130,7 @@ def test_reduce_pass_writes_chunk_products(kind, dtype, device):
     x2, n_outer, length, inner, strides = view_3d(x.reshape(n_outer, length, inner) if inner > 1 else x.reshape(n_outer, length), 1)
     acc = accumulator_dtype(dtype)
     totals = torch.full((n_outer, n_chunks, inner), -7, dtype=acc, device=device)
-    plan = (kind, n_chunks, chunk, 2, block_l, 1)
+    plan = (kind, n_chunks, chunk, 2, block_l, 1, 1)
     forward.launch_scan(x2, totals, None, n_outer, length, inner, strides, dtype, plan, True)
     wide = torch.float64 if dtype.is_floating_point else torch.int64
     x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
@@ -152,7 +155,7 @@ def test_scan_pass_starts_each_chunk_from_its_prefix(kind, dtype, device):
     acc = accumulator_dtype(dtype)
     prefix = exact_input((n_outer, n_chunks, inner), dtype, 7).to(acc) * 4
     y = torch.empty((n_outer, length, inner) if inner > 1 else (n_outer, length), dtype=dtype, device=device)
-    plan = (kind, n_chunks, chunk, 2, block_l, 1)
+    plan = (kind, n_chunks, chunk, 2, block_l, 1, 1)
     forward.launch_scan(x2, y, prefix.to(device), n_outer, length, inner, strides, dtype, plan, False)
     wide = torch.float64 if dtype.is_floating_point else torch.int64
     x3 = x.cpu().reshape(n_outer, length, inner).to(wide)

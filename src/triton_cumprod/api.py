@@ -6,6 +6,7 @@ import torch
 
 from .forward import cumprod_forward, default_dtype
 from .ops import cumprod_op
+from .replay import record, replay
 
 # The dtypes the kernels write; the inputs they read are these and bool.
 KERNEL_DTYPES = frozenset({
@@ -53,25 +54,37 @@ def kernel_dtype(input, dim, dtype, out):
     return None
 
 
-def cumprod(input, dim, *, dtype=None, out=None):
+def cumprod(input, dim, *, dtype=None, out=None, exclusive=False, reverse=False):
     """Cumulative product of `input` along `dim`, as torch.cumprod(input, dim, dtype=dtype, out=out).
 
     Integer and bool inputs give int64 unless `dtype` says otherwise; `dtype` casts the input before
     the scan; fp16 and bf16 multiply in fp32. `out` is resized and written as torch does.
+    Beyond torch, as TensorFlow's cumprod: `exclusive=True` makes each output the product of the
+    elements before it (the first is 1), `reverse=True` scans from the end; the kernels do both in
+    place of the plain scan, at its speed.
     """
+    exclusive, reverse = bool(exclusive), bool(reverse)
+    eager = (out is None and type(input) is torch.Tensor and type(dim) is int and not torch.compiler.is_compiling()
+             and not (input.requires_grad and torch.is_grad_enabled()))
+    if eager and input.is_cuda:
+        y = replay(input, dim, dtype, exclusive, reverse)
+        if y is not None:
+            return y
     out_dtype = kernel_dtype(input, dim, dtype, out)
     if out_dtype is None:
         # Pass on only what the caller gave, so torch's errors read as if torch had been called.
         options = {name: value for name, value in (("dtype", dtype), ("out", out)) if value is not None}
+        if exclusive or reverse:
+            return torch_scan(input, dim, options, exclusive, reverse)
         return torch.cumprod(input, dim, **options)
     if input.device.type == "cpu" and out_dtype == torch.bfloat16 and input.dtype != torch.bfloat16:
         # Triton 3.6's interpreter casts float64 and integers to bf16 wrongly: cast as torch does, first.
         input = input.to(torch.bfloat16)
+    if eager:
+        return record(input, dim, dtype, exclusive, reverse, out_dtype)
     if out is None:
-        if torch.compiler.is_compiling() or (torch.is_grad_enabled() and input.requires_grad):
-            # Through the custom op: traced by torch.compile, differentiated by autograd.
-            return cumprod_op(input, dim, out_dtype)
-        return cumprod_forward(input, dim, out_dtype)
+        # Through the custom op: traced by torch.compile, differentiated by autograd.
+        return cumprod_op(input, dim, out_dtype, exclusive, reverse)
     if out.shape != input.shape:
         if out.numel() != 0:
             warnings.warn(
@@ -84,5 +97,25 @@ def cumprod(input, dim, *, dtype=None, out=None):
             )
         out.resize_(input.shape)
     if out.is_contiguous():
-        return cumprod_forward(input, dim, out_dtype, out)
-    return out.copy_(cumprod_forward(input, dim, out_dtype))
+        return cumprod_forward(input, dim, out_dtype, out, exclusive, reverse)
+    return out.copy_(cumprod_forward(input, dim, out_dtype, exclusive=exclusive, reverse=reverse))
+
+
+def torch_scan(input, dim, options, exclusive, reverse):
+    """The exclusive or reverse scan from torch's own ops, for the calls our kernels do not compute:
+    flips and a shift around torch.cumprod, with torch's errors."""
+    out = options.pop("out", None)
+    scalar = isinstance(input, torch.Tensor) and input.dim() == 0
+    x = input.reshape(1) if scalar else input
+    if reverse:
+        x = x.flip(dim)
+    y = torch.cumprod(x, dim, **options)
+    if exclusive and y.shape[dim] > 0:
+        y = torch.cat([torch.ones_like(y.narrow(dim, 0, 1)), y.narrow(dim, 0, y.shape[dim] - 1)], dim)
+    if reverse:
+        y = y.flip(dim)
+    if scalar:
+        y = y.reshape(())
+    if out is None:
+        return y
+    return out.resize_(y.shape).copy_(y)

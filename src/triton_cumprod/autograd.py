@@ -5,7 +5,7 @@ import torch
 
 from .dispatch import plan_backward
 from .forward import device_traits
-from .kernels.backward import launch_backward
+from .kernels.backward import launch_backward, launch_backward_lookback
 from .kernels.combine import accumulator_dtype
 
 
@@ -21,6 +21,9 @@ def cumprod_backward(x, y, grad, dim, out_dtype):
     x, y, grad = x.contiguous(), y.contiguous(), grad.contiguous()
     n_outer, length, inner = math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1:])
     plan = plan_backward(n_outer, length, inner, *device_traits(x.device), out_dtype.itemsize)
+    if plan[0] == "lookback":
+        launch_backward_lookback(x, y, grad, gx, n_outer, length, out_dtype, plan)
+        return gx
     maps = gx
     if plan[1] > 1:
         maps = torch.empty((2, n_outer, plan[1], inner), dtype=accumulator_dtype(out_dtype), device=x.device)

@@ -36,6 +36,9 @@ SUITE = [
     ("3-D dim 1", (64, 4096, 1024), 1, "float32", "near1"),
     ("16 rows", (16, 16777216), 1, "float32", "near1"),
     ("1-D", (268435456,), 0, "float32", "near1"),
+    ("bf16 1-D", (268435456,), 0, "bfloat16", "near1"),
+    ("1-D odd", (1000003,), 0, "float32", "near1"),
+    ("narrow dim 0", (16777216, 4), 0, "float32", "near1"),
     ("tiny", (8, 128), 1, "float32", "near1"),
 ]
 BACKWARD_SUITE = [

@@ -5,18 +5,24 @@ machine without a GPU.
 
 Runs the real launch path (plan, split recursion, launchers) on CPU tensors of the given shape, with
 each kernel launch replaced by an ahead-of-time compile for `sm_<arch>` through Triton's own
-compiler and ptxas. It reports, per launch, the widest global load and store in the PTX and any
-local-memory traffic (spills), so CI catches compiler crashes and lost vectorisation that only a GPU
-would otherwise show. Must run without TRITON_INTERPRET (the kernels must be compiled functions).
+compiler and ptxas. It reports, per launch, the widest global load (or pipelined copy to shared
+memory) and store in the PTX, any local-memory traffic, and the registers and register spills ptxas
+assigns, so CI catches compiler crashes, lost vectorisation and spills that only a GPU would otherwise
+show. Must run without TRITON_INTERPRET (the
+kernels must be compiled functions).
 """
 import argparse
 import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
 
 import torch
 import triton
 from triton.backends.compiler import GPUTarget
+from triton.backends.nvidia.compiler import get_ptxas
 from triton.compiler import ASTSource
 
 from triton_cumprod import autograd, forward
@@ -32,12 +38,14 @@ POINTER_TYPES = {
 }
 
 
-def _signature(kernel, args, constexprs):
+def _signature(kernel, args, kwargs):
     """Triton's specialisation of a launch, as its launcher would make it: pointers and integers
     divisible by 16 get the divisibility hint, integers equal to 1 become constants."""
     names = kernel.arg_names
+    values = {**dict(zip(names, args)), **kwargs}
+    constexprs = {p.name: values[p.name] for p in kernel.params if p.is_constexpr}
     signature, constants, aligned = {}, dict(constexprs), []
-    for name, value in zip(names, args):
+    for name, value in ((name, values[name]) for name in names if name not in constexprs):
         if isinstance(value, torch.Tensor):
             signature[name] = POINTER_TYPES[value.dtype]
             aligned.append(name)
@@ -62,6 +70,27 @@ def _vector_bits(ptx, op):
     return widest
 
 
+def _async_copy_bits(ptx):
+    """Widest global-to-shared copy (cp.async, how pipelined loads read) in bits, 0 if there is none."""
+    sizes = re.findall(r"cp\.async\.c[ag]\.shared\.global[^,]*,[^,]*,\s*(0x[0-9a-fA-F]+|\d+)", ptx)
+    return max((8 * int(size, 0) for size in sizes), default=0)
+
+
+def _registers(ptx, arch):
+    """(registers a thread, bytes spilled to local memory) as ptxas assigns them: spills of the
+    register allocator never show in the PTX itself."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "kernel.ptx")
+        with open(source, "w") as f:
+            f.write(ptx)
+        target = f"sm_{arch}a" if arch >= 90 else f"sm_{arch}"
+        log = subprocess.run([get_ptxas(arch).path, "-v", "--gpu-name", target, source, "-o", os.path.join(tmp, "k.o")],
+                             capture_output=True, text=True, check=True).stderr
+    registers = int(re.search(r"Used (\d+) registers", log).group(1))
+    spills = sum(int(n) for n in re.findall(r"(\d+) bytes spill stores", log))
+    return registers, spills
+
+
 class _Compiler:
     """Stands in for a kernel: `kernel[grid](*args, **kwargs)` compiles instead of launching."""
 
@@ -69,22 +98,26 @@ class _Compiler:
         self.kernel, self.arch, self.report = kernel, arch, report
 
     def __getitem__(self, grid):
-        def compile_launch(*args, num_warps=4, **constexprs):
-            signature, constants, attrs = _signature(self.kernel, args, constexprs)
+        def compile_launch(*args, num_warps=4, **kwargs):
+            signature, constants, attrs = _signature(self.kernel, args, kwargs)
+            constexprs = {p.name: constants[p.name] for p in self.kernel.params if p.is_constexpr}
             source = ASTSource(self.kernel, signature, constants, attrs)
             compiled = triton.compile(source, target=GPUTarget("cuda", self.arch, 32), options={"num_warps": num_warps})
             ptx = compiled.asm["ptx"]
             self.report.append({
                 "kernel": self.kernel.__name__, "grid": list(grid), "num_warps": num_warps,
                 "constexprs": {k: str(v) for k, v in constexprs.items()},
-                "load_bits": _vector_bits(ptx, "ld.global"), "store_bits": _vector_bits(ptx, "st.global"),
+                "load_bits": max(_vector_bits(ptx, "ld.global"), _async_copy_bits(ptx)),
+                "store_bits": _vector_bits(ptx, "st.global"),
                 "local_memory": "ld.local" in ptx or "st.local" in ptx,
+                **dict(zip(("registers", "spill_bytes"), _registers(ptx, self.arch))),
                 "shared_bytes": compiled.metadata.shared,
             })
         return compile_launch
 
 
-def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, gradient=False):
+def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, gradient=False, exclusive=False,
+                 reverse=False):
     """The report of every kernel cumprod(x, dim, dtype=out_dtype) launches on sm_<arch>, or with
     `gradient` every kernel its backward launches."""
     x = torch.empty(shape[::-1] if transposed else shape, dtype=dtype, device="meta")
@@ -92,7 +125,9 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     out_dtype = out_dtype or forward.default_dtype(dtype)
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
-    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"), (backward, "backward_rows_kernel"), (backward, "backward_cols_kernel")]
+    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"),
+               (backward, "backward_rows_kernel"), (backward, "backward_cols_kernel"),
+               (backward, "backward_lookback_kernel")]
     saved = [getattr(module, name) for module, name in kernels]
     saved_traits = forward.device_traits, autograd.device_traits
     forward.device_traits = autograd.device_traits = lambda device: TRAITS[arch]
@@ -103,7 +138,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
             autograd.cumprod_backward(x, y, torch.empty_like(y), dim, out_dtype)
         else:
             view, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-            forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype)
+            forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
     finally:
         forward.device_traits, autograd.device_traits = saved_traits
         for (module, name), kernel in zip(kernels, saved):
@@ -120,10 +155,13 @@ def main(argv=None):
     parser.add_argument("--out-dtype", help="dtype= of the call")
     parser.add_argument("--transposed", action="store_true", help="a transposed (non-contiguous) 2-D input")
     parser.add_argument("--gradient", action="store_true", help="the backward's kernels instead of the forward's")
+    parser.add_argument("--exclusive", action="store_true", help="an exclusive scan")
+    parser.add_argument("--reverse", action="store_true", help="a reverse scan")
     args = parser.parse_args(argv)
     shape = tuple(int(s) for s in args.shape.split(","))
     out_dtype = getattr(torch, args.out_dtype) if args.out_dtype else None
-    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, args.transposed, args.gradient)
+    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, args.transposed, args.gradient,
+                          args.exclusive, args.reverse)
     print(json.dumps(report, indent=1))
     return 0
 

@@ -16,44 +16,56 @@ def tile_settings(capability, itemsize):
     row_step: longest step along a row, in elements; row_values: elements a thread holds of a
     one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
     col_tile_bytes: bytes of a column tile (a step of 128 columns); col_thread_bytes: bytes of it a
-    thread holds (sets its warps); split_programs_per_sm:
-    programs a split scan aims for, per multiprocessor; lookback_step, lookback_window: the tile and
-    the tiles a group of the single-pass scan.
+    thread holds (sets its warps); row_stages, col_stages: tiles a program has in flight (above 1,
+    Triton's pipeliner loads the next tiles through shared memory while one is scanned);
+    split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
+    lookback_window: the tile and the tiles a group of the single-pass scan.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
       16-bit types at 2048-element steps of 4 warps; 8-byte types at 4096.
-    - Column tiles of 128 columns run best at 32 KB a step (fp32: 64 steps, fp64: 32) and about
-      512 bytes of the tile a thread (2 warps): within 1-2 % of the best plan on every layout
-      swept; 4 warps cost up to 25 %.
-    The same values serve sm_89 (RTX 4090, the prompt's target) until measured there: 128 fp32 values
-    a thread fit either register file, and no tile needs more than 64 KB of shared memory, under
-    sm_89's 100 KB. A generation that measures differently gets its own branch here.
+    - Column tiles of 128 columns run best 32 rows a step with three steps in flight and about 512
+      bytes of a step a thread: fp32 dim 0 of 32768^2 0.935-0.949 (one 64-row step: 0.938), fp64
+      dim 0 of 16384^2 0.950 (0.873), fp32 64 x 4096 x 1024 0.902 (0.894). Three 32 KB fp32 stages
+      leave too few programs a multiprocessor (0.38).
+    - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
+    The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
+    capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
+    generation that measures differently gets its own branch here.
     """
     row_step, row_values = {1: (2048, 16), 2: (2048, 16), 4: (32768, 128)}.get(itemsize, (4096, 32))
     if capability == (0, 0):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
         row_step = 2048
-    # 16-bit column tiles: 4 warps measured best (0.53, against 0.33 at 2 warps; not understood).
-    col_thread_bytes = 128 if itemsize == 2 else 512
-    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=32 * 1024,
-                col_thread_bytes=col_thread_bytes,
+    # Column tiles of 32 rows in three stages: 16 KB of fp32 on one warp, 32 KB of fp64 on two.
+    # 16-bit column tiles keep one 32 KB stage of 4 warps (0.53; 0.33 at 2 warps; not understood).
+    col_tile_bytes, col_thread_bytes, col_stages = {2: (32 * 1024, 128, 1), 8: (32 * 1024, 512, 3)}.get(
+        itemsize, (16 * 1024, 512, 3))
+    if capability < (9, 0):
+        # sm_89 has 100 KB of shared memory a multiprocessor: at most 64 KB of stages per program.
+        col_stages = min(col_stages, 64 * 1024 // col_tile_bytes)
+    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=col_tile_bytes,
+                col_thread_bytes=col_thread_bytes, row_stages=3 if itemsize <= 2 else 1, col_stages=col_stages,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=256)
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
-    Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps): kind is "rows" (inner == 1,
+    Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
     BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
     output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
     would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
-    BLOCK_A tiles (kernels/lookback.py).
+    BLOCK_A tiles (kernels/lookback.py). An `exclusive` scan carries pairs through its scans: its
+    one-row tiles hold half the values a thread, in half the step (the widest would spill).
     """
     settings = tile_settings(capability, itemsize)
+    if exclusive:
+        settings["row_step"] //= 2
+        settings["row_values"] //= 2
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
@@ -70,25 +82,33 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        # Tiles in flight pay off only where a program walks several steps.
+        num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
             block_l = settings["lookback_step"]
             n_chunks = ceil_div(length, block_l)
             chunk, block_a = block_l, min(settings["lookback_window"], next_power_of_2(n_chunks))
-            num_warps = max(1, block_l // (32 * 64))
+            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
         # the tile and scan them in order, as torch does (narrower tiles scan across threads and
         # lose accuracy).
         block_a = min(next_power_of_2(inner), 128)
-        block_l = min(max(16, settings["col_tile_bytes"] // (block_a * itemsize)), max(64, 8192 // block_a),
-                      next_power_of_2(length))
+        # Narrower tiles are scanned across threads anyway: one 32 KB step a time on 4 warps ((16M, 4)
+        # dim 0: 0.19 on 2 warps, where ptxas spills 1.4 KB a thread; 16 KB in three stages on one
+        # warp: 0.12).
+        wide = block_a == 128
+        tile_bytes = settings["col_tile_bytes"] if wide else 16 * 1024
+        block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = n_outer * ceil_div(inner, block_a)
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
-        num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * settings["col_thread_bytes"])))
-    return kind, n_chunks, chunk, block_a, block_l, num_warps
+        thread_bytes = settings["col_thread_bytes"] if wide else 128
+        num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
+        num_stages = settings["col_stages"] if wide and chunk > block_l else 1
+    return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
@@ -106,14 +126,17 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
     inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. A
     "rows" program owns BLOCK_A rows, a "cols" program BLOCK_A inner positions; both walk BLOCK_L
-    positions a step."""
+    positions a step. Rows that would be cut in chunks and whose gradient is computed in float32
+    (an output of 4 bytes or less: fp32, fp16, bf16) take "lookback" instead: one pass, n_chunks
+    tiles of BLOCK_L a row, groups of BLOCK_A tiles (kernels/backward.py: backward_lookback_kernel)."""
     settings = tile_settings(capability, itemsize)
     short_tile, split_programs_per_sm = settings["short_tile"], settings["split_programs_per_sm"]
     if inner == 1:
         kind = "rows"
-        # The gradient keeps five tiles live (x, g and the scan's three): 1024-element steps at 32
-        # values a thread; lines too few for the GPU, walked in chunks, run best at 2048.
-        block_l = min(next_power_of_2(length), 2048 if 2 * n_outer <= n_sm else 1024)
+        # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements
+        # a program at 32 values a thread, two rows of 1024 a step; lines too few for the GPU, walked
+        # in chunks, run best one row of 2048 a step.
+        block_l = min(next_power_of_2(length), short_tile if 2 * n_outer <= n_sm else short_tile // 2)
         block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
         lines = ceil_div(n_outer, block_a)
         num_warps = max(1, min(4, block_a * block_l // 1024))
@@ -124,4 +147,10 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
         lines = n_outer * ceil_div(inner, block_a)
         num_warps = 4
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
+    if kind == "rows" and n_chunks > 1 and itemsize <= 4:
+        # The look-back's tiles and groups; 32 values a thread, as above.
+        block_l = settings["lookback_step"]
+        n_chunks = ceil_div(length, block_l)
+        window = min(settings["lookback_window"], next_power_of_2(n_chunks))
+        return "lookback", n_chunks, block_l, window, block_l, max(1, block_l // (32 * 32))
     return kind, n_chunks, chunk, block_a, block_l, num_warps

@@ -2,7 +2,7 @@ import torch
 
 from .dispatch import plan_scan
 from .kernels.cols import launch_cols
-from .kernels.combine import accumulator_dtype
+from .kernels.combine import accumulator_dtype, aggregate_dtype
 from .kernels.lookback import launch_lookback
 from .kernels.rows import launch_rows
 from .layout import scan_view
@@ -17,38 +17,47 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
-def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device):
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
     where the kernels multiply in float32 (kernels/lookback.py)."""
     single_pass = accumulator_dtype(out_dtype) == torch.float32
-    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass)
+    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
+                     exclusive)
 
 
-def scan_3d(x, y, n_outer, length, inner, strides, out_dtype):
+def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
     """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
-    its middle axis into the contiguous `y`. Lines too few to fill the GPU are cut into chunks: one
-    pass takes each chunk's product, a scan of those products gives each chunk its starting carry,
-    and a second pass scans the chunks. Every product is taken in a fixed order: results are
-    bitwise reproducible. Rows multiplied in float32 take a single pass instead (kernels/lookback.py)."""
-    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device)
+    its middle axis into the contiguous `y`: `exclusive`, each output is the product of the elements
+    before it (1 for the first); `reverse`, the scan runs from the end. Lines too few to fill the
+    GPU are cut into chunks: one pass takes each chunk's product (in float64 where the scan
+    multiplies in float32, see kernels/combine.aggregate_dtype), a scan of those products gives each
+    chunk its starting carry, and a second pass scans the chunks. Every product is taken in a fixed
+    order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
+    (kernels/lookback.py). Returns the launch where the scan took one launch of the rows or columns
+    kernel (see launch_scan), else None."""
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive)
     n_chunks = plan[1]
-    prefix = None
-    if n_chunks > 1 and plan[0] != "lookback":
-        acc = accumulator_dtype(out_dtype)
-        totals = torch.empty((n_outer, n_chunks, inner), dtype=acc, device=x.device)
-        launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
-        prefix = torch.empty_like(totals)
-        scan_3d(totals, prefix, n_outer, n_chunks, inner, totals.stride(), acc)
-    launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, False)
+    if n_chunks == 1 or plan[0] == "lookback":
+        return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
+    agg = aggregate_dtype(out_dtype)
+    totals = torch.empty((n_outer, n_chunks, inner), dtype=agg, device=x.device)
+    launch_scan(x, totals, None, n_outer, length, inner, strides, out_dtype, plan, True)
+    prefix = torch.empty_like(totals)
+    scan_3d(totals, prefix, n_outer, n_chunks, inner, totals.stride(), agg, reverse=reverse)
+    launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
+    return None
 
 
-def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
+    """One launch of the kernel `plan` names: the launch as kernels/rows.py and kernels/cols.py
+    return it, or None for the single pass (it needs fresh zeros each call)."""
     if plan[0] == "lookback":
-        launch_lookback(x, y, n_outer, length, strides[0], strides[1], out_dtype, plan)
-    elif plan[0] == "rows":
-        launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce)
-    else:
-        launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce)
+        launch_lookback(x, y, n_outer, length, strides[0], strides[1], out_dtype, plan, exclusive, reverse)
+        return None
+    if plan[0] == "rows":
+        return launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce, exclusive,
+                           reverse)
+    return launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive, reverse)
 
 
 def default_dtype(dtype):
@@ -58,18 +67,26 @@ def default_dtype(dtype):
     return torch.int64
 
 
-def cumprod_forward(x, dim, out_dtype, y=None):
+def cumprod_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
     """torch.cumprod(x, dim, dtype=out_dtype), for `x` of any shape and strides and `dim` already
-    checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor."""
+    checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor; `exclusive`
+    and `reverse` as in scan_3d."""
+    return run_forward(x, dim, out_dtype, y, exclusive, reverse)[0]
+
+
+def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
+    """cumprod_forward's result, and the launch that computed it where that was one launch of a
+    kernel reading `x` itself (not a copy of it), else None: replay.py launches it again."""
+    source = x
     if x.is_neg():
         x = x.resolve_neg()  # a negative-bit view's memory holds the values negated
     if y is None:
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     if y.numel() == 0:
-        return y
+        return y, None
     if x.dim() == 0 or x.shape[dim] == 1:
-        # A scan of one element is the element, cast as torch casts.
-        return y.copy_(x)
+        # A scan of one element is the element (an exclusive one, 1), cast as torch casts.
+        return (y.fill_(1) if exclusive else y.copy_(x)), None
     x, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-    scan_3d(x, y, n_outer, length, inner, strides, out_dtype)
-    return y
+    launch = scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
+    return y, (launch if x is source else None)

@@ -135,9 +135,10 @@ def _grid_of(func, launch):
     """The grid expression of `kernel[grid](...)`, following one assignment to a local name."""
     grid = launch.func.slice
     if isinstance(grid, ast.Name):
+        name = grid.id
         for node in ast.walk(func):
             if (isinstance(node, ast.Assign) and node.lineno < launch.lineno
-                    and any(isinstance(t, ast.Name) and t.id == grid.id for t in node.targets)):
+                    and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)):
                 grid = node.value
     return grid
 

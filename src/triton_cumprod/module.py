@@ -5,16 +5,23 @@ from .api import cumprod
 
 
 class CumProd(torch.nn.Module):
-    """CumProd(dim, dtype=None)(x) is cumprod(x, dim, dtype=dtype): torch.cumprod by the Triton
-    kernels, differentiable and traceable by torch.compile. It holds no parameters."""
+    """CumProd(dim, dtype=None, exclusive=False, reverse=False)(x) is cumprod(x, dim, dtype=dtype,
+    exclusive=exclusive, reverse=reverse): torch.cumprod by the Triton kernels, differentiable and
+    traceable by torch.compile. It holds no parameters."""
 
-    def __init__(self, dim, dtype=None):
+    def __init__(self, dim, dtype=None, exclusive=False, reverse=False):
         super().__init__()
         self.dim = dim
         self.dtype = dtype
+        self.exclusive = exclusive
+        self.reverse = reverse
 
     def forward(self, input):
-        return cumprod(input, self.dim, dtype=self.dtype)
+        return cumprod(input, self.dim, dtype=self.dtype, exclusive=self.exclusive, reverse=self.reverse)
 
     def extra_repr(self):
-        return f"dim={self.dim}" + (f", dtype={self.dtype}" if self.dtype is not None else "")
+        options = [f"dim={self.dim}"]
+        if self.dtype is not None:
+            options.append(f"dtype={self.dtype}")
+        options += [name + "=True" for name in ("exclusive", "reverse") if getattr(self, name)]
+        return ", ".join(options)

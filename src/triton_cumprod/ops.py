@@ -8,32 +8,59 @@ from .forward import cumprod_forward
 
 
 @torch.library.custom_op("triton_cumprod::cumprod", mutates_args=())
-def cumprod_op(input: torch.Tensor, dim: int, dtype: torch.dtype) -> torch.Tensor:
-    """torch.cumprod(input, dim, dtype=dtype) by the kernels; `dtype` is already the result dtype."""
-    return cumprod_forward(input, dim, dtype)
+def cumprod_op(input: torch.Tensor, dim: int, dtype: torch.dtype, exclusive: bool = False,
+               reverse: bool = False) -> torch.Tensor:
+    """torch.cumprod(input, dim, dtype=dtype) by the kernels; `dtype` is already the result dtype;
+    `exclusive` and `reverse` as in api.cumprod."""
+    return cumprod_forward(input, dim, dtype, exclusive=exclusive, reverse=reverse)
 
 
 @cumprod_op.register_fake
-def _(input, dim, dtype):
+def _(input, dim, dtype, exclusive=False, reverse=False):
     return input.new_empty(input.shape, dtype=dtype)
 
 
 @torch.library.custom_op("triton_cumprod::cumprod_backward", mutates_args=())
 def cumprod_backward_op(input: torch.Tensor, output: torch.Tensor, grad: torch.Tensor, dim: int,
-                        dtype: torch.dtype) -> torch.Tensor:
-    """The gradient of output = cumprod(input, dim, dtype=dtype) for the output gradient `grad`."""
-    return cumprod_backward(input, output, grad, dim, dtype)
+                        dtype: torch.dtype, exclusive: bool = False, reverse: bool = False) -> torch.Tensor:
+    """The gradient of output = cumprod(input, dim, dtype=dtype, exclusive=..., reverse=...) for the
+    output gradient `grad`."""
+    if not (exclusive or reverse):
+        return cumprod_backward(input, output, grad, dim, dtype)
+    return scan_backward(input, output, grad, dim, dtype, exclusive, reverse)
 
 
 @cumprod_backward_op.register_fake
-def _(input, output, grad, dim, dtype):
+def _(input, output, grad, dim, dtype, exclusive=False, reverse=False):
     return input.new_empty(input.shape)
 
 
+def scan_backward(input, output, grad, dim, dtype, exclusive, reverse):
+    """The exclusive and reverse scans' gradients from the plain one, through copies. A reverse scan
+    is the plain scan of the flipped line. An exclusive output is the inclusive one shifted by one,
+    so its gradient is the inclusive gradient for the output gradient shifted back, with the
+    inclusive output at j (the exclusive one at j + 1), which is all the plain backward reads."""
+    if input.dim() == 0:
+        return scan_backward(input.reshape(1), output.reshape(1), grad.reshape(1), 0, dtype, exclusive,
+                             reverse).reshape(())
+    if reverse:
+        input, output, grad = input.flip(dim), output.flip(dim), grad.flip(dim)
+    if exclusive:
+        output, grad = shift_back(output, dim, 1), shift_back(grad, dim, 0)
+    grad_input = cumprod_backward(input, output, grad, dim, dtype)
+    return grad_input.flip(dim) if reverse else grad_input
+
+
+def shift_back(t, dim, fill):
+    """t[j + 1] at j along `dim`, and `fill` at the end."""
+    n = t.shape[dim]
+    return torch.cat([t.narrow(dim, 1, n - 1), torch.full_like(t.narrow(dim, 0, 1), fill)], dim)
+
+
 def setup_context(ctx, inputs, output):
-    input, dim, dtype = inputs
+    input, dim, dtype, exclusive, reverse = inputs
     ctx.save_for_backward(input, output)
-    ctx.dim, ctx.dtype = dim, dtype
+    ctx.dim, ctx.dtype, ctx.exclusive, ctx.reverse = dim, dtype, exclusive, reverse
 
 
 def backward(ctx, grad):
@@ -42,7 +69,8 @@ def backward(ctx, grad):
             "triton_cumprod.cumprod has no double backward (its backward ran with create_graph=True); "
             "use torch.cumprod where higher-order gradients are needed")
     input, output = ctx.saved_tensors
-    return cumprod_backward_op(input, output, grad, ctx.dim, ctx.dtype), None, None
+    grad_input = cumprod_backward_op(input, output, grad, ctx.dim, ctx.dtype, ctx.exclusive, ctx.reverse)
+    return grad_input, None, None, None, None
 
 
 cumprod_op.register_autograd(backward, setup_context=setup_context)

@@ -1,10 +1,11 @@
+import torch
 import triton
 import triton.language as tl
 
 from .cols import column_block
 from .rows import row_block
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, pick, triton_dtype
+from .combine import accumulator_dtype, exclusive_combine, pick, triton_dtype
 
 
 @triton.jit
@@ -21,12 +22,6 @@ def shifted_affine_combine(f1, a1, b1, f2, a2, b2):
     # over the run on the right first: (f2, a2, b2) lies left of (f1, a1, b1).
     t = a2 * f1
     return f2, t * a1, b2 + t * b1
-
-
-@triton.jit
-def exclusive_combine(p1, e1, p2, e2):
-    # A run as (p, e): the product of all of it and of all but its last element.
-    return p1 * p2, p1 * e2
 
 
 @triton.jit
@@ -177,6 +172,100 @@ def backward_cols_kernel(
         tl.store(out + n_outer * n_chunks * inner, chunk_b, mask=col_mask)
 
 
+@triton.jit
+def pack_map(a, b):
+    # A map (a, b) of s as one 64-bit word, so that both halves and the flag arrive together: a's
+    # bits above b's, inverted, so that a word not yet published (0) can be told apart from every
+    # map. Only the pair whose halves are both the NaN of all-one bits inverts to 0: b's NaNs are
+    # published as the canonical NaN instead.
+    b = tl.where(b == b, b, float("nan"))
+    bits = (a.to(tl.uint32, bitcast=True).to(tl.int64) << 32) | b.to(tl.uint32, bitcast=True).to(tl.int64)
+    return ~bits
+
+
+@triton.jit
+def unpack_map(word):
+    bits = ~word
+    return (bits >> 32).to(tl.uint32).to(tl.float32, bitcast=True), bits.to(tl.uint32).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def backward_lookback_kernel(
+    x_ptr,  # the forward's input, contiguous (n_rows, length)
+    y_ptr,  # the forward's output, contiguous (n_rows, length)
+    g_ptr,  # the gradient of the output, contiguous (n_rows, length)
+    gx_ptr,  # the gradient of the input, contiguous (n_rows, length)
+    state_ptr,  # int64 zeros: a counter, then a word per tile, then a word per group of WINDOW tiles
+    n_rows,
+    length,
+    tiles_per_row,
+    OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
+    BLOCK_L: tl.constexpr,  # positions per tile
+    WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the row's map up to it
+):
+    # The gradient of rows too few to fill the GPU, in one pass of float32 tiles: kernels/lookback.py's
+    # deterministic look-back, run from the row's end, where the recurrence of backward_rows_kernel
+    # starts (s = 0 past the end). Every tile publishes its map of s (s at its left edge as a
+    # function of s at its right edge); the last tile of each group of WINDOW also publishes the map
+    # of the row from its end to that tile's left edge. A tile's incoming s comes from the map of the
+    # group before its own composed with the maps of the tiles before it in its group, in a fixed
+    # order: the result never depends on timing. Tiles are numbered in the order programs start, from
+    # the row's end, so a tile waits only for tiles that are running or done.
+    tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
+    row = tile // tiles_per_row
+    t = tile % tiles_per_row  # counted from the row's end
+    group = t // WINDOW
+    n_groups = tl.cdiv(tiles_per_row, WINDOW)
+    tile_words = state_ptr + 1 + row * tiles_per_row
+    group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+    col = (tiles_per_row - 1 - t) * BLOCK_L
+    steps = tl.arange(0, BLOCK_L)
+    at = row * length + col + steps
+    mask = col + steps < length
+    # The tile's map is published before any wait: tiles to its left wait for it.
+    x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(tl.float32)
+    g = tl.load(g_ptr + at, mask=mask, other=0).to(tl.float32)
+    has_left = col > 0
+    # y[-1] = 1, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
+    y_left = tl.where(has_left, tl.load(y_ptr + row * length + col - 1, mask=has_left).to(tl.float32), 1)
+    ones = tl.full([BLOCK_L], 1, tl.float32)
+    f, a, b = tl.associative_scan((x, ones, g), 0, shifted_affine_combine, reverse=True)
+    first = steps == 0
+    tile_f = pick(f, first, 0)
+    tile_a = tile_f * pick(a, first, 0)
+    tile_b = tile_f * pick(b, first, 0)
+    tl.atomic_xchg(tile_words + t, pack_map(tile_a, tile_b), sem="relaxed")
+    # The maps of the tiles before this one in its group, composed by a scan in index order (the
+    # group's first tile, the rightmost, applies first); tiles not before it read as the identity.
+    ahead = tl.arange(0, WINDOW)
+    earlier = ahead < t - group * WINDOW
+    identity = pack_map(tl.full([], 1, tl.float32), tl.full([], 0, tl.float32))
+    words = tl.load(tile_words + group * WINDOW + ahead, mask=earlier, other=identity, volatile=True)
+    while tl.max((words == 0).to(tl.int32), 0) > 0:
+        words = tl.load(tile_words + group * WINDOW + ahead, mask=earlier, other=identity, volatile=True)
+    word_a, word_b = unpack_map(words)
+    word_a, word_b = tl.associative_scan((word_a, word_b), 0, affine_combine)
+    last = ahead == WINDOW - 1
+    carry_a = pick(word_a, last, 0)
+    carry_b = pick(word_b, last, 0)
+    if group > 0:
+        word = tl.load(group_words + group - 1, volatile=True)
+        while word == 0:
+            word = tl.load(group_words + group - 1, volatile=True)
+        group_a, group_b = unpack_map(word)
+        carry_a, carry_b = affine_combine(group_a, group_b, carry_a, carry_b)
+    if t % WINDOW == WINDOW - 1:
+        group_a, group_b = affine_combine(carry_a, carry_b, tile_a, tile_b)
+        tl.atomic_xchg(group_words + group, pack_map(group_a, group_b), sem="relaxed")
+    # s at the tile's right edge: the row's map up to there applied to s = 0 past the row's end, its
+    # b (so a map's a is never multiplied by that 0). The exclusive products only now: scanned
+    # before the wait they hold registers through it (sm_90: 186 a thread, two programs a
+    # multiprocessor; 145 and three this way).
+    r = b + a * carry_b
+    _, before = tl.associative_scan((x, ones), 0, exclusive_combine)
+    tl.store(gx_ptr + at, (y_left * before * r).to(gx_ptr.dtype.element_ty), mask=mask)
+
+
 def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, reduce):
     """The gradient of cumprod into `gx` (or, with `reduce`, each chunk's map into `maps`), with the
     tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps)."""
@@ -195,3 +284,15 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
         backward_cols_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a, **options,
         )
+
+
+def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan):
+    """The gradient of cumprod over rows of contiguous (n_rows, length) tensors into `gx` in one pass,
+    with the tile sizes of `plan` = ("lookback", tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
+    _, tiles_per_row, _, window, block_l, num_warps = plan
+    n_groups = ceil_div(tiles_per_row, window)
+    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
+    backward_lookback_kernel[(n_rows * tiles_per_row,)](
+        x, y, g, gx, state, n_rows, length, tiles_per_row,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, num_warps=num_warps,
+    )

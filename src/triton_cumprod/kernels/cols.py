@@ -2,7 +2,7 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, mul_combine, pick, triton_dtype
+from .combine import accumulator_dtype, aggregate_dtype, leaving, mul_combine, scan_tile, triton_dtype
 
 
 @triton.jit
@@ -28,11 +28,14 @@ def scan_cols_kernel(
     stride_xl,
     stride_xi,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the products are computed in
+    ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
     BLOCK_L: tl.constexpr,  # scan positions per step
     BLOCK_I: tl.constexpr,  # inner positions per program: the coalesced axis
     REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
-    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from the inclusive product of the chunks before it
+    STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each line's end
 ):
     # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
     # [c * chunk, +chunk) in [BLOCK_L, BLOCK_I] tiles, loading whole cache lines along `inner`.
@@ -40,35 +43,52 @@ def scan_cols_kernel(
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     if HAS_PREFIX:
-        prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
-        carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1).to(ACC)
+        if REVERSE:
+            prefix = prefix_ptr + (outer * n_chunks + pid_c + 1) * inner + cols
+            carry = tl.load(prefix, mask=col_mask & (pid_c + 1 < n_chunks), other=1)
+        else:
+            prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
+            carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1)
+        carry = carry.to(ACC)
     else:
         carry = tl.full([BLOCK_I], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
     y_cols = y_ptr + outer * length * inner + cols
-    for pos in range(start, end, BLOCK_L):
+    last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
+        if REVERSE:
+            pos = last_pos - (pos - start)  # the chunk's steps from its end
         steps = pos + tl.arange(0, BLOCK_L)
         mask = (steps < end)[:, None] & col_mask[None, :]
         x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
         x = x.to(OUT).to(ACC)
-        # Fold the running product into the step's first row, so the scan continues each column;
-        # the next carry is the scan's last row (masked rows hold 1), so every step goes on from
-        # exactly the value the last one wrote.
-        y = tl.associative_scan(tl.where(steps[:, None] == pos, x * carry[None, :], x), 0, mul_combine)
-        if not REDUCE:
+        if REVERSE:
+            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
+            # ignores `other` for bf16 loads).
+            x = tl.where(mask, x, 1)
+        if REDUCE:
+            carry = carry * tl.reduce(x, 0, mul_combine)
+        else:
+            y, inclusive = scan_tile(x, carry[None, :], steps[:, None], pos, 0, EXCLUSIVE, REVERSE)
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-        carry = pick(y, steps[:, None] == pos + BLOCK_L - 1, 0)
+            carry = leaving(inclusive, steps[:, None], pos, 0, REVERSE)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
 
-def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce):
+def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False,
+                reverse=False):
     """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
-    input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps)."""
-    _, n_chunks, chunk, block_i, block_l, num_warps = plan
+    input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps,
+    num_stages). Returns the launch (compiled kernel, grid, arguments in the kernel's order)."""
+    _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
-    scan_cols_kernel[grid](
-        x, y, y if prefix is None else prefix, n_outer, length, inner, chunk, *strides,
-        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, BLOCK_I=block_i,
-        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
+    stride_xo, stride_xl, stride_xi = strides
+    args = dict(
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
+        chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
+        ACC=triton_dtype(acc), BLOCK_L=block_l, BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None,
+        STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse,
     )
+    return scan_cols_kernel[grid](**args, num_warps=num_warps), grid, args

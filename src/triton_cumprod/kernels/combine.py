@@ -16,11 +16,54 @@ def pick(values, where, axis: tl.constexpr):
     return tl.reduce(tl.where(where, values, 1), axis, mul_combine)
 
 
+@triton.jit
+def exclusive_combine(p1, e1, p2, e2):
+    # A run as (p, e): the product of all of it and of all but its last element.
+    return p1 * p2, p1 * e2
+
+
+@triton.jit
+def scan_tile(x, carry, positions, start, axis: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # One step of a line's scan over the tile x, whose positions along `axis` are start, start + 1, ...
+    # The running product `carry` is folded into the element where the scan enters the tile (its
+    # first, or its last for a reverse scan), so the scan continues the line. Returns the outputs and
+    # the inclusive scan, from which leaving() takes the next carry. An exclusive scan also carries
+    # the product of all but the last element of each run: each output is the product of the
+    # elements before it, the entry element's is the carry itself.
+    enter = start + x.shape[axis] - 1 if REVERSE else start
+    folded = tl.where(positions == enter, x * carry, x)
+    if EXCLUSIVE:
+        inclusive, before = tl.associative_scan((folded, tl.full(x.shape, 1, x.dtype)), axis, exclusive_combine,
+                                                reverse=REVERSE)
+        return tl.where(positions == enter, carry, before), inclusive
+    inclusive = tl.associative_scan(folded, axis, mul_combine, reverse=REVERSE)
+    return inclusive, inclusive
+
+
+@triton.jit
+def leaving(inclusive, positions, start, axis: tl.constexpr, REVERSE: tl.constexpr):
+    # The next carry: the inclusive value where the scan leaves the tile (masked elements hold 1), so
+    # every step goes on from exactly the value the last one reached. Taken after the tile's store:
+    # the widest tiles have no registers to hold the outputs across this reduce.
+    leave = start if REVERSE else start + inclusive.shape[axis] - 1
+    return pick(inclusive, positions == leave, axis)
+
+
 def accumulator_dtype(dtype):
     """The dtype a scan producing `dtype` multiplies in: fp32 for the half types, else `dtype` itself."""
     if dtype == torch.float16 or dtype == torch.bfloat16:
         return torch.float32
     return dtype
+
+
+def aggregate_dtype(dtype):
+    """The dtype of the product of a whole chunk or tile of a scan producing `dtype`: float64 where
+    the scan multiplies in float32. Products of factors near one, taken in float32, round down more
+    often than up (the low part of (1 + a)(1 + b) is the small ab): a chunk of 2048 such factors comes
+    out about 5 eps low, and a line of chunks adds that up; a sequential scan drifts away from one and
+    does not. float64 keeps that bias below float32's last bit."""
+    acc = accumulator_dtype(dtype)
+    return torch.float64 if acc == torch.float32 else acc
 
 
 def triton_dtype(dtype):

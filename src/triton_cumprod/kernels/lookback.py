@@ -3,19 +3,21 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import mul_combine, triton_dtype
+from .combine import aggregate_dtype, mul_combine, scan_tile, triton_dtype
 
 
 @triton.jit
 def pack(value):
-    # A published float32 as one 64-bit word, so that value and flag arrive together: its bits,
-    # and bit 32 set to say it is there. Words not yet published read 0; pack(1.0) = 0x13F800000.
-    return value.to(tl.uint32, bitcast=True).to(tl.int64) | 0x100000000
+    # A published float64 as one 64-bit word whose value and flag arrive together: its bits,
+    # inverted, so that a word not yet published (0) can be told apart from every value. The one
+    # value whose inverted bits are 0, a NaN, is published as the canonical NaN instead.
+    value = tl.where(value == value, value, float("nan"))
+    return ~value.to(tl.int64, bitcast=True)
 
 
 @triton.jit
 def unpack(word):
-    return (word & 0xFFFFFFFF).to(tl.uint32).to(tl.float32, bitcast=True)
+    return (~word).to(tl.float64, bitcast=True)
 
 
 @triton.jit
@@ -31,6 +33,9 @@ def scan_lookback_kernel(
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes its inclusive product
+    AGG: tl.constexpr,  # dtype of a tile's product
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
@@ -47,37 +52,47 @@ def scan_lookback_kernel(
     tile_words = state_ptr + 1 + row * tiles_per_row
     group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
     steps = tl.arange(0, BLOCK_L)
-    cols = t * BLOCK_L + steps
+    cols = (tiles_per_row - 1 - t if REVERSE else t) * BLOCK_L + steps
     mask = cols < length
     x = tl.load(x_ptr + row * stride_xr + cols * stride_xl, mask=mask, other=1).to(OUT).to(tl.float32)
-    total = tl.reduce(x, 0, mul_combine)
+    if REVERSE:
+        # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
+        # ignores `other` for bf16 loads).
+        x = tl.where(mask, x, 1)
+    # Products of tiles and groups in float64 (see combine.aggregate_dtype); published as float64.
+    total = tl.reduce(x.to(AGG), 0, mul_combine).to(tl.float64)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
-    carry = tl.full([], 1, tl.float32)
-    if group > 0:
-        word = tl.load(group_words + group - 1, volatile=True)
-        while word < 0x100000000:
-            word = tl.load(group_words + group - 1, volatile=True)
-        carry = unpack(word)
+    # The products of the tiles before this one in its group first: they come from tiles running
+    # side by side. Only then the previous group's product, which the chain of groups hands on: the
+    # last tile of a group passes it on one multiply after it arrives.
     ahead = tl.arange(0, WINDOW)
     before = ahead < t - group * WINDOW
-    words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=0x13F800000, volatile=True)
-    while tl.min(words, 0) < 0x100000000:
-        words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=0x13F800000, volatile=True)
-    carry = carry * tl.reduce(unpack(words), 0, mul_combine)
+    one = pack(tl.full([], 1, tl.float64))
+    words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=one, volatile=True)
+    while tl.max((words == 0).to(tl.int32), 0) > 0:
+        words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=one, volatile=True)
+    in_group = tl.reduce(unpack(words), 0, mul_combine)
+    carry = tl.full([], 1, tl.float64)
+    if group > 0:
+        word = tl.load(group_words + group - 1, volatile=True)
+        while word == 0:
+            word = tl.load(group_words + group - 1, volatile=True)
+        carry = unpack(word)
+    carry = carry * in_group
     if t % WINDOW == WINDOW - 1:
         tl.atomic_xchg(group_words + group, pack(carry * total), sem="relaxed")
-    # Fold the carry into the tile's first element, so the scan continues the row as in the rows kernel.
-    y = tl.associative_scan(tl.where(steps == 0, x * carry, x), 0, mul_combine)
+    y, _ = scan_tile(x, carry.to(tl.float32), steps, 0, 0, EXCLUSIVE, REVERSE)
     tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
 
 
-def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan):
+def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
-    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
-    _, tiles_per_row, _, window, block_l, num_warps = plan
+    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps, 1)."""
+    _, tiles_per_row, _, window, block_l, num_warps, _ = plan
     n_groups = ceil_div(tiles_per_row, window)
     state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, num_warps=num_warps,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, AGG=triton_dtype(aggregate_dtype(out_dtype)),
+        EXCLUSIVE=exclusive, REVERSE=reverse, num_warps=num_warps,
     )

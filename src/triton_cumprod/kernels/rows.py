@@ -2,7 +2,7 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, mul_combine, pick, triton_dtype
+from .combine import accumulator_dtype, aggregate_dtype, leaving, mul_combine, scan_tile, triton_dtype
 
 
 @triton.jit
@@ -25,11 +25,14 @@ def scan_rows_kernel(
     stride_xr,
     stride_xl,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the products are computed in
+    ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
     BLOCK_R: tl.constexpr,  # rows per program
     BLOCK_L: tl.constexpr,  # elements per row and step
     REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
-    HAS_PREFIX: tl.constexpr,  # chunk c starts from prefix[:, c - 1] instead of 1
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from the inclusive product of the chunks before it
+    STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end
 ):
     # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
     # walking the chunk BLOCK_L at a time and carrying each row's running product.
@@ -37,33 +40,48 @@ def scan_rows_kernel(
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
-        carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1).to(ACC)
+        if REVERSE:
+            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c + 1, mask=row_mask & (pid_c + 1 < n_chunks), other=1)
+        else:
+            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1)
+        carry = carry.to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
     y_rows = y_ptr + rows[:, None] * length
-    for col in range(start, end, BLOCK_L):
+    last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
+        if REVERSE:
+            col = last_col - (col - start)  # the chunk's steps from its end
         cols = col + tl.arange(0, BLOCK_L)
         mask = row_mask[:, None] & (cols < end)[None, :]
         x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        # Fold the running product into the step's first column, so the scan continues each row;
-        # the next carry is the scan's last column (masked columns hold 1), so every step goes on
-        # from exactly the value the last one wrote.
-        y = tl.associative_scan(tl.where(cols[None, :] == col, x * carry[:, None], x), 1, mul_combine)
-        if not REDUCE:
+        if REVERSE:
+            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
+            # ignores `other` for bf16 loads).
+            x = tl.where(mask, x, 1)
+        if REDUCE:
+            carry = carry * tl.reduce(x, 1, mul_combine)
+        else:
+            y, inclusive = scan_tile(x, carry[:, None], cols[None, :], col, 1, EXCLUSIVE, REVERSE)
             tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
-        carry = pick(y, cols[None, :] == col + BLOCK_L - 1, 1)
+            carry = leaving(inclusive, cols[None, :], col, 1, REVERSE)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
 
-def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce):
+def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce, exclusive=False,
+                reverse=False):
     """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
-    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps)."""
-    _, n_chunks, chunk, block_r, block_l, num_warps = plan
+    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps, num_stages).
+    Returns the launch (compiled kernel, grid, arguments in the kernel's order), for replay.py."""
+    _, n_chunks, chunk, block_r, block_l, num_warps, num_stages = plan
     grid = (ceil_div(n_rows, block_r), n_chunks)
-    scan_rows_kernel[grid](
-        x, y, y if prefix is None else prefix, n_rows, length, chunk, stride_xr, stride_xl,
-        OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_R=block_r, BLOCK_L=block_l,
-        REDUCE=reduce, HAS_PREFIX=prefix is not None, num_warps=num_warps,
+    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
+    args = dict(
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
+        stride_xr=stride_xr, stride_xl=stride_xl, OUT=triton_dtype(out_dtype), ACC=triton_dtype(acc), BLOCK_R=block_r,
+        BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None, STAGES=num_stages, EXCLUSIVE=exclusive,
+        REVERSE=reverse,
     )
+    return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args

@@ -1,0 +1,115 @@
+"""replay.py, the host path of repeated calls: a second eager call of a layout launches the compiled
+kernel of the first directly (no planning, no Triton dispatch), on new data, with the same result
+bitwise as the full path; layouts that differ in anything the launch depends on (alignment
+included) get launches of their own; calls that took more than one launch, or a copy, are never
+replayed."""
+import pytest
+import torch
+
+from reference import assert_identical, assert_scan_matches, near_one
+from triton_cumprod import cumprod, forward, replay
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+@pytest.fixture
+def full_path(monkeypatch):
+    """Counts the calls that took the full path (forward.run_forward) instead of a replay."""
+    calls = []
+    real = forward.run_forward
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(replay, "run_forward", spy)
+    monkeypatch.setattr(replay, "_launches", {})
+    return calls
+
+
+def make(shape, dtype, seed, transposed=False):
+    x = near_one(shape[::-1] if transposed else shape, device="cuda", seed=seed).to(dtype)
+    return x.t() if transposed else x
+
+
+# (shape, dim, dtype, transposed, dtype=, exclusive, reverse): layouts with lines enough to fill the
+# GPU, so one launch each (on a GPU of up to 256 multiprocessors)
+CASES = {
+    "tiny rows": ((8, 128), 1, torch.float32, False, None, False, False),
+    "short rows": ((4096, 64), 1, torch.float32, False, None, False, False),
+    "transposed rows": ((4096, 257), 1, torch.float32, True, None, False, False),
+    "columns": ((16, 33, 130), 1, torch.float32, False, None, False, False),
+    "bf16 rows": ((64, 3000), 1, torch.bfloat16, False, None, False, False),
+    "int to float64": ((32, 100), 1, torch.int32, False, torch.float64, False, False),
+    "exclusive reverse": ((1024, 1024), 1, torch.float32, False, None, True, True),
+    "reverse columns": ((8, 512, 2048), 1, torch.float32, False, None, False, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_second_call_replays_the_first(case, full_path):
+    shape, dim, dtype, transposed, out_dtype, exclusive, reverse = CASES[case]
+    options = dict(dtype=out_dtype, exclusive=exclusive, reverse=reverse)
+    x = make(shape, dtype, 1, transposed) if dtype.is_floating_point else torch.randint(-2, 3, shape, device="cuda", dtype=dtype)
+    first = cumprod(x, dim, **options)
+    assert len(full_path) == 1
+    again = cumprod(x, dim, **options)
+    assert len(full_path) == 1, "the second call did not replay"
+    assert_identical(again, first)
+    # New data of the same layout: the replayed launch reads it.
+    y = make(shape, dtype, 2, transposed) if dtype.is_floating_point else torch.randint(-2, 3, shape, device="cuda", dtype=dtype)
+    result = cumprod(y, dim, **options)
+    assert len(full_path) == 1
+    assert_scan_matches(result, y, dim, exclusive, reverse, dtype=out_dtype)
+
+
+def test_alignment_and_options_are_part_of_the_key(full_path):
+    buffer = near_one((1 + 64 * 128,), device="cuda", seed=3)
+    aligned = buffer[:-1].view(64, 128)
+    misaligned = buffer[1:].view(64, 128)  # 4 bytes past a 16-byte boundary: another specialisation
+    cumprod(aligned, 1)
+    result = cumprod(misaligned, 1)
+    assert len(full_path) == 2
+    assert_scan_matches(result, misaligned, 1)
+    cumprod(aligned, 1, exclusive=True)
+    cumprod(aligned, 0)
+    cumprod(aligned, 1, dtype=torch.float64)
+    assert len(full_path) == 5
+    assert_scan_matches(cumprod(misaligned, 1), misaligned, 1)
+    assert len(full_path) == 5
+
+
+@pytest.mark.parametrize("shape,dim,copy", [((3_000_001,), 0, False), ((1_000_003,), 0, False), ((6, 30, 8, 10), 1, True)])
+def test_not_replayed(shape, dim, copy, full_path):
+    """One launch of the input itself or nothing: the single pass (fresh zeros each call), the split
+    scan (several launches) and an input read through a contiguous copy take the full path."""
+    x = near_one(shape, device="cuda", seed=4, spread=1e-3)
+    if copy:
+        x = x[:, :, ::2]  # the dims after `dim` no longer merge into one: read through a copy
+    if shape == (1_000_003,):
+        x = x.double()  # float64 lines split into chunks
+    cumprod(x, dim)
+    cumprod(x, dim)
+    assert len(full_path) == 2
+    assert_scan_matches(cumprod(x, dim), x, dim)
+
+
+def test_negative_view_is_not_read_as_its_memory(full_path):
+    x = near_one((64, 128), device="cuda", seed=6)
+    cumprod(x, 1)
+    negated = torch._neg_view(x)  # same layout and memory, values negated
+    assert_scan_matches(cumprod(negated, 1), negated, 1)
+    assert len(full_path) == 2
+
+
+def test_autograd_and_out_are_not_replayed(full_path):
+    x = near_one((8, 128), device="cuda", seed=5)
+    cumprod(x, 1)
+    out = torch.empty_like(x)
+    assert cumprod(x, 1, out=out) is out
+    w = x.clone().requires_grad_()
+    y = cumprod(w, 1)
+    assert y.grad_fn is not None
+    (grad,) = torch.autograd.grad(y.sum(), w)
+    assert torch.isfinite(grad).all()
+    assert len(full_path) == 1  # out= and autograd calls do not go through replay.record at all
