@@ -33,6 +33,7 @@ CASES = [
     ((64, 4096, 1024), 1, "bfloat16", None, False, True, True),
     ((5, 7, 3), 2, "float16", "float32", False, False, True),
     ((32768, 32768), 1, "float32", None, False, True, False, True, True),
+    ((32768, 32768), 1, "float32", None, False, True, False, True, False),
     ((32768, 32768), 0, "float32", None, False, True, False, True, False),
     ((268435456,), 0, "float32", None, False, True, False, False, True),
     ((32768, 32768), 1, "bfloat16", None, False, True, False, False, True),
