@@ -103,6 +103,14 @@ def test_gradcheck(exclusive, reverse, shape, dim, device):
 
 
 @pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)
+@pytest.mark.parametrize("shape,dim", [((0, 3), 0), ((3, 0), 1), ((0, 3), 1)])
+def test_gradient_of_empty_tensors(exclusive, reverse, shape, dim, device):
+    x = torch.rand(shape, dtype=torch.float64, device=device, requires_grad=True)
+    (grad,) = torch.autograd.grad(cumprod(x, dim, exclusive=exclusive, reverse=reverse), x, torch.ones_like(x))
+    assert grad.shape == x.shape and grad.dtype == x.dtype
+
+
+@pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)
 def test_gradient_with_zeros(exclusive, reverse, device):
     """Exact where inputs are zero: against the gradient of torch's own ops (flips and a shift)."""
     x = near_one((3, 40), dtype=torch.float64, device=device, seed=8)

@@ -54,6 +54,8 @@ def scan_backward(input, output, grad, dim, dtype, exclusive, reverse):
 def shift_back(t, dim, fill):
     """t[j + 1] at j along `dim`, and `fill` at the end."""
     n = t.shape[dim]
+    if n == 0:
+        return t
     return torch.cat([t.narrow(dim, 1, n - 1), torch.full_like(t.narrow(dim, 0, 1), fill)], dim)
 
 
