@@ -96,10 +96,11 @@ def scan_rows_kernel(
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
     y_rows = y_ptr + rows[:, None] * length
-    last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    if REVERSE:
+        last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
     for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
-            col = last_col - (col - start)  # the chunk's steps from its end
+            col = last_col - (col - start)  # the steps from the chunk's end
         cols = col + tl.arange(0, BLOCK_L)
         mask = row_mask[:, None] & (cols < end)[None, :]
         x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
@@ -166,10 +167,11 @@ def scan_cols_kernel(
         carry = tl.full([BLOCK_I], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
     y_cols = y_ptr + outer * length * inner + cols
-    last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    if REVERSE:
+        last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
     for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
-            pos = last_pos - (pos - start)  # the chunk's steps from its end
+            pos = last_pos - (pos - start)  # the steps from the chunk's end
         steps = pos + tl.arange(0, BLOCK_L)
         mask = (steps < end)[:, None] & col_mask[None, :]
         x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
@@ -203,6 +205,40 @@ def unpack(word):
 
 
 @triton.jit
+def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr):
+    # The tile a program owns and the words it publishes in: (row, t, group, tile_words,
+    # group_words). Tiles are numbered in the order programs start, from a counter (the state's
+    # first word), so a tile waits only for tiles that are running or done: no deadlock, whichever
+    # programs the GPU keeps resident. After the counter, a word per tile, then a word per group of
+    # WINDOW tiles.
+    tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
+    row = tile // tiles_per_row
+    t = tile % tiles_per_row
+    group = t // WINDOW
+    n_groups = tl.cdiv(tiles_per_row, WINDOW)
+    tile_words = state_ptr + 1 + row * tiles_per_row
+    return row, t, group, tile_words, state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+
+
+@triton.jit
+def wait_all(words_ptr, mask, other):
+    # The words `mask` selects, once every one is published (not 0); the others read `other`.
+    words = tl.load(words_ptr, mask=mask, other=other, volatile=True)
+    while tl.max((words == 0).to(tl.int32), 0) > 0:
+        words = tl.load(words_ptr, mask=mask, other=other, volatile=True)
+    return words
+
+
+@triton.jit
+def wait_one(word_ptr):
+    # One word, once it is published (not 0).
+    word = tl.load(word_ptr, volatile=True)
+    while word == 0:
+        word = tl.load(word_ptr, volatile=True)
+    return word
+
+
+@triton.jit
 def scan_lookback_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length)
@@ -215,7 +251,6 @@ def scan_lookback_kernel(
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes its inclusive product
-    AGG: tl.constexpr,  # dtype of a tile's product
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
 ):
@@ -224,15 +259,7 @@ def scan_lookback_kernel(
     # group of WINDOW also publishes its inclusive product, the row's product up to its end. A tile's
     # carry is always the inclusive product of the group before its own times the products of the
     # tiles before it in its group, multiplied in a fixed order: the result never depends on timing.
-    # Tiles are numbered in the order programs start, from a counter, so a tile waits only for tiles
-    # that are running or done: no deadlock, whichever programs the GPU keeps resident.
-    tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
-    row = tile // tiles_per_row
-    t = tile % tiles_per_row
-    group = t // WINDOW
-    n_groups = tl.cdiv(tiles_per_row, WINDOW)
-    tile_words = state_ptr + 1 + row * tiles_per_row
-    group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+    row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
     steps = tl.arange(0, BLOCK_L)
     cols = (tiles_per_row - 1 - t if REVERSE else t) * BLOCK_L + steps
     mask = cols < length
@@ -241,25 +268,19 @@ def scan_lookback_kernel(
         # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
         # ignores `other` for bf16 loads).
         x = tl.where(mask, x, 1)
-    # Products of tiles and groups in float64 (see combine.aggregate_dtype); published as float64.
-    total = tl.reduce(x.to(AGG), 0, mul_combine).to(tl.float64)
+    # Products of tiles and groups in float64: see combine.aggregate_dtype.
+    total = tl.reduce(x.to(tl.float64), 0, mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
     # The products of the tiles before this one in its group first: they come from tiles running
     # side by side. Only then the previous group's product, which the chain of groups hands on: the
     # last tile of a group passes it on one multiply after it arrives.
     ahead = tl.arange(0, WINDOW)
     before = ahead < t - group * WINDOW
-    one = pack(tl.full([], 1, tl.float64))
-    words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=one, volatile=True)
-    while tl.max((words == 0).to(tl.int32), 0) > 0:
-        words = tl.load(tile_words + group * WINDOW + ahead, mask=before, other=one, volatile=True)
+    words = wait_all(tile_words + group * WINDOW + ahead, before, pack(tl.full([], 1, tl.float64)))
     in_group = tl.reduce(unpack(words), 0, mul_combine)
     carry = tl.full([], 1, tl.float64)
     if group > 0:
-        word = tl.load(group_words + group - 1, volatile=True)
-        while word == 0:
-            word = tl.load(group_words + group - 1, volatile=True)
-        carry = unpack(word)
+        carry = unpack(wait_one(group_words + group - 1))
     carry = carry * in_group
     if t % WINDOW == WINDOW - 1:
         tl.atomic_xchg(group_words + group, pack(carry * total), sem="relaxed")
@@ -332,8 +353,8 @@ def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan,
     state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, AGG=triton_dtype(aggregate_dtype(out_dtype)),
-        EXCLUSIVE=exclusive, REVERSE=reverse, num_warps=num_warps,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, EXCLUSIVE=exclusive, REVERSE=reverse,
+        num_warps=num_warps,
     )
 
 
@@ -421,10 +442,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
-            block_l = settings["lookback_step"]
-            n_chunks = ceil_div(length, block_l)
-            chunk, block_a = block_l, min(settings["lookback_window"], next_power_of_2(n_chunks))
-            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
+            n_chunks, block_l, block_a = lookback_tiles(length, settings)
+            chunk, num_warps, num_stages = block_l, max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
@@ -444,6 +463,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
         num_stages = settings["col_stages"] if wide and chunk > block_l else 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def lookback_tiles(length, settings):
+    """(tiles, BLOCK_L, WINDOW): the single pass's tiles of a row of `length` and its groups."""
+    block_l = settings["lookback_step"]
+    n_tiles = ceil_div(length, block_l)
+    return n_tiles, block_l, min(settings["lookback_window"], next_power_of_2(n_tiles))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):

@@ -8,28 +8,20 @@ import triton
 import triton.language as tl
 
 from reference import assert_identical, eps, near_one
-from triton_cumprod import autograd, cumprod, dispatch, forward
+from test_lookback import STEP, WINDOW, use_small_tiles
+from triton_cumprod import autograd, cumprod, dispatch
 from triton_cumprod.dispatch import plan_backward
 from triton_cumprod.kernels.backward import pack_map, unpack_map
 
-STEP, WINDOW = 16, 4
 GROUP = STEP * WINDOW
 H200 = (132, (9, 0))
 
 
 @pytest.fixture
 def small_tiles(monkeypatch):
-    """Tiles of STEP elements, groups of WINDOW tiles, a GPU of 132 SMs to fill, on any device; the
-    plans the backward takes are recorded in the list it returns."""
-    real = dispatch.tile_settings
-
-    def settings(capability, itemsize):
-        return {**real(capability, itemsize), "row_step": STEP, "short_tile": STEP, "lookback_step": STEP,
-                "lookback_window": WINDOW}
-
-    monkeypatch.setattr(dispatch, "tile_settings", settings)
-    for module in (forward, autograd):
-        monkeypatch.setattr(module, "device_traits", lambda device, real=forward.device_traits: (132, real(device)[1]))
+    """test_lookback's small tiles and groups; the plans the backward takes are recorded in the list
+    it returns."""
+    use_small_tiles(monkeypatch)
     plans = []
 
     def recorded(*args):

@@ -5,24 +5,29 @@ import pytest
 import torch
 
 from reference import assert_cumprod_matches, assert_identical, near_one
-from triton_cumprod import cumprod, dispatch, forward
+from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.dispatch import plan_scan
 
 STEP, WINDOW = 16, 4
 
 
-@pytest.fixture
-def small_tiles(monkeypatch):
-    """Tiles of STEP elements, groups of WINDOW tiles, and a GPU of 132 SMs to fill, on any device."""
+def use_small_tiles(monkeypatch):
+    """Tiles of STEP elements, groups of WINDOW tiles, and a GPU of 132 SMs to fill, on any device,
+    for the forward and the backward."""
     real = dispatch.tile_settings
-    real_traits = forward.device_traits
-    monkeypatch.setattr(forward, "device_traits", lambda device: (132, real_traits(device)[1]))
 
     def settings(capability, itemsize):
         return {**real(capability, itemsize), "row_step": STEP, "short_tile": STEP, "lookback_step": STEP,
                 "lookback_window": WINDOW}
 
     monkeypatch.setattr(dispatch, "tile_settings", settings)
+    for module in (forward, autograd):
+        monkeypatch.setattr(module, "device_traits", lambda device, real=forward.device_traits: (132, real(device)[1]))
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    use_small_tiles(monkeypatch)
 
 
 def test_taken_for_few_long_rows_multiplied_in_float32():

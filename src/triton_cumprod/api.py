@@ -5,7 +5,7 @@ import warnings
 import torch
 
 from .forward import cumprod_forward, default_dtype
-from .ops import cumprod_op
+from .ops import cumprod_op, shift
 from .replay import record, replay
 
 # The dtypes the kernels write; the inputs they read are these and bool.
@@ -110,8 +110,8 @@ def torch_scan(input, dim, options, exclusive, reverse):
     if reverse:
         x = x.flip(dim)
     y = torch.cumprod(x, dim, **options)
-    if exclusive and y.shape[dim] > 0:
-        y = torch.cat([torch.ones_like(y.narrow(dim, 0, 1)), y.narrow(dim, 0, y.shape[dim] - 1)], dim)
+    if exclusive:
+        y = shift(y, dim, 1, 1)
     if reverse:
         y = y.flip(dim)
     if scalar:

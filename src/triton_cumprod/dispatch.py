@@ -7,10 +7,6 @@ def next_power_of_2(n):
     return 1 << max(n - 1, 0).bit_length()
 
 
-def previous_power_of_2(n):
-    return 1 << max(n.bit_length() - 1, 0)
-
-
 def tile_settings(capability, itemsize):
     """Launch settings for a GPU generation and an element size, by name:
     row_step: longest step along a row, in elements; row_values: elements a thread holds of a
@@ -86,10 +82,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
-            block_l = settings["lookback_step"]
-            n_chunks = ceil_div(length, block_l)
-            chunk, block_a = block_l, min(settings["lookback_window"], next_power_of_2(n_chunks))
-            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
+            n_chunks, block_l, block_a = lookback_tiles(length, settings)
+            chunk, num_warps, num_stages = block_l, max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
@@ -109,6 +103,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
         num_stages = settings["col_stages"] if wide and chunk > block_l else 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def lookback_tiles(length, settings):
+    """(tiles, BLOCK_L, WINDOW): the single pass's tiles of a row of `length` and its groups."""
+    block_l = settings["lookback_step"]
+    n_tiles = ceil_div(length, block_l)
+    return n_tiles, block_l, min(settings["lookback_window"], next_power_of_2(n_tiles))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
@@ -148,9 +149,7 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
         num_warps = 4
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
     if kind == "rows" and n_chunks > 1 and itemsize <= 4:
-        # The look-back's tiles and groups; 32 values a thread, as above.
-        block_l = settings["lookback_step"]
-        n_chunks = ceil_div(length, block_l)
-        window = min(settings["lookback_window"], next_power_of_2(n_chunks))
-        return "lookback", n_chunks, block_l, window, block_l, max(1, block_l // (32 * 32))
+        # The forward's look-back tiles and groups; 32 values a thread, as above.
+        n_tiles, block_l, window = lookback_tiles(length, settings)
+        return "lookback", n_tiles, block_l, window, block_l, max(1, block_l // (32 * 32))
     return kind, n_chunks, chunk, block_a, block_l, num_warps

@@ -46,17 +46,21 @@ def scan_backward(input, output, grad, dim, dtype, exclusive, reverse):
     if reverse:
         input, output, grad = input.flip(dim), output.flip(dim), grad.flip(dim)
     if exclusive:
-        output, grad = shift_back(output, dim, 1), shift_back(grad, dim, 0)
+        output, grad = shift(output, dim, 1, -1), shift(grad, dim, 0, -1)
     grad_input = cumprod_backward(input, output, grad, dim, dtype)
     return grad_input.flip(dim) if reverse else grad_input
 
 
-def shift_back(t, dim, fill):
-    """t[j + 1] at j along `dim`, and `fill` at the end."""
+def shift(t, dim, fill, step):
+    """`t` moved one place along `dim`: t[j - 1] at j for step 1, t[j + 1] at j for step -1, and
+    `fill` at the end nothing moves into."""
     n = t.shape[dim]
     if n == 0:
         return t
-    return torch.cat([t.narrow(dim, 1, n - 1), torch.full_like(t.narrow(dim, 0, 1), fill)], dim)
+    edge = torch.full_like(t.narrow(dim, 0, 1), fill)
+    if step > 0:
+        return torch.cat([edge, t.narrow(dim, 0, n - 1)], dim)
+    return torch.cat([t.narrow(dim, 1, n - 1), edge], dim)
 
 
 def setup_context(ctx, inputs, output):

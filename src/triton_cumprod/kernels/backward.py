@@ -6,6 +6,7 @@ from .cols import column_block
 from .rows import row_block
 from ..dispatch import ceil_div
 from .combine import accumulator_dtype, exclusive_combine, pick, triton_dtype
+from .lookback import lookback_tile, wait_all, wait_one
 
 
 @triton.jit
@@ -211,14 +212,8 @@ def backward_lookback_kernel(
     # group before its own composed with the maps of the tiles before it in its group, in a fixed
     # order: the result never depends on timing. Tiles are numbered in the order programs start, from
     # the row's end, so a tile waits only for tiles that are running or done.
-    tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
-    row = tile // tiles_per_row
-    t = tile % tiles_per_row  # counted from the row's end
-    group = t // WINDOW
-    n_groups = tl.cdiv(tiles_per_row, WINDOW)
-    tile_words = state_ptr + 1 + row * tiles_per_row
-    group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
-    col = (tiles_per_row - 1 - t) * BLOCK_L
+    row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
+    col = (tiles_per_row - 1 - t) * BLOCK_L  # t counts tiles from the row's end
     steps = tl.arange(0, BLOCK_L)
     at = row * length + col + steps
     mask = col + steps < length
@@ -240,19 +235,14 @@ def backward_lookback_kernel(
     ahead = tl.arange(0, WINDOW)
     earlier = ahead < t - group * WINDOW
     identity = pack_map(tl.full([], 1, tl.float32), tl.full([], 0, tl.float32))
-    words = tl.load(tile_words + group * WINDOW + ahead, mask=earlier, other=identity, volatile=True)
-    while tl.max((words == 0).to(tl.int32), 0) > 0:
-        words = tl.load(tile_words + group * WINDOW + ahead, mask=earlier, other=identity, volatile=True)
+    words = wait_all(tile_words + group * WINDOW + ahead, earlier, identity)
     word_a, word_b = unpack_map(words)
     word_a, word_b = tl.associative_scan((word_a, word_b), 0, affine_combine)
     last = ahead == WINDOW - 1
     carry_a = pick(word_a, last, 0)
     carry_b = pick(word_b, last, 0)
     if group > 0:
-        word = tl.load(group_words + group - 1, volatile=True)
-        while word == 0:
-            word = tl.load(group_words + group - 1, volatile=True)
-        group_a, group_b = unpack_map(word)
+        group_a, group_b = unpack_map(wait_one(group_words + group - 1))
         carry_a, carry_b = affine_combine(group_a, group_b, carry_a, carry_b)
     if t % WINDOW == WINDOW - 1:
         group_a, group_b = affine_combine(carry_a, carry_b, tile_a, tile_b)

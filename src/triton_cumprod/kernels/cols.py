@@ -54,10 +54,11 @@ def scan_cols_kernel(
         carry = tl.full([BLOCK_I], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
     y_cols = y_ptr + outer * length * inner + cols
-    last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    if REVERSE:
+        last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
     for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
-            pos = last_pos - (pos - start)  # the chunk's steps from its end
+            pos = last_pos - (pos - start)  # the steps from the chunk's end
         steps = pos + tl.arange(0, BLOCK_L)
         mask = (steps < end)[:, None] & col_mask[None, :]
         x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)

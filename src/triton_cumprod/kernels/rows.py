@@ -49,10 +49,11 @@ def scan_rows_kernel(
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
     y_rows = y_ptr + rows[:, None] * length
-    last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L
+    if REVERSE:
+        last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
     for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
-            col = last_col - (col - start)  # the chunk's steps from its end
+            col = last_col - (col - start)  # the steps from the chunk's end
         cols = col + tl.arange(0, BLOCK_L)
         mask = row_mask[:, None] & (cols < end)[None, :]
         x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
