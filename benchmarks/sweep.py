@@ -77,22 +77,23 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
 
 
 def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.float32), ((1000003,), torch.float32),
-                           ((1 << 28,), torch.bfloat16)), steps=(4096, 8192), windows=(256,)):
-    """The single-pass scan (kernels/lookback.py) per tile and group size: ratio to x.clone(), error
-    in eps next to torch's, and whether ten runs give bitwise the same output."""
+                           ((1 << 28,), torch.bfloat16)), steps=(4096,), windows=(64, 256), groups=(1, 16, 64)):
+    """The single-pass scan (kernels/lookback.py) per tile, group and super-group size: ratio to
+    x.clone(), error in eps next to torch's, and whether ten runs give bitwise the same output."""
     real = dispatch.tile_settings
     for shape, dtype in cases:
         x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
         t_copy = time_ms(lambda: x.clone())
         print(f"== lookback {shape} {dtype}: copy {t_copy:.3f} ms; torch ratio {t_copy / time_ms(lambda: torch.cumprod(x, -1)):.3f}, "
               f"error {error_eps(torch.cumprod(x, -1), x, x.dim() - 1):.0f} eps", flush=True)
-        for step, window in itertools.product(steps, windows):
-            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step, "lookback_window": window}
+        for step, window, group in itertools.product(steps, windows, groups):
+            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step,
+                                                            "lookback_window": window, "lookback_groups": group}
             try:
                 first = cumprod(x, -1)
                 same = all(torch.equal(first, cumprod(x, -1)) for _ in range(9))
                 ratio = t_copy / time_ms(lambda: cumprod(x, -1))
-                print(f"   step {step} window {window}: ratio {ratio:.3f}  error {error_eps(first, x, x.dim() - 1):.0f} eps"
+                print(f"   step {step} window {window} groups {group}: ratio {ratio:.3f}  error {error_eps(first, x, x.dim() - 1):.0f} eps"
                       f"  10 runs bitwise equal: {same}", flush=True)
             finally:
                 dispatch.tile_settings = real
@@ -136,7 +137,8 @@ def sweep_backward_lookback(cases=(((1 << 28,), 0), ((16, 1 << 24), 1)), tiles=(
         print(f"== bw-lookback {shape} dim {dim}: copy {t_copy:.3f} ms", flush=True)
         for tile, w, window in itertools.product(tiles, warps, windows):
             def plan(n_outer, length, *_):
-                n_tiles, _, group = lookback_tiles(length, {"lookback_step": tile, "lookback_window": window})
+                n_tiles, _, group, _ = lookback_tiles(length, {"lookback_step": tile, "lookback_window": window,
+                                                               "lookback_groups": 1})
                 return "lookback", n_tiles, tile, group, tile, w
             autograd.plan_backward = plan
             try:
@@ -182,24 +184,27 @@ def host_table(shapes=((8, 128), (4096, 192), (1024, 1024))):
         print(f"   {str(shape):<14}" + "".join(f"{t:9.1f}" for t in times), flush=True)
 
 
-def sweep_options(shape=(32768, 32768)):
-    """exclusive and reverse on the prompt's shape (torch.rand input): ratio to x.clone(); and the
-    error in eps on 64 rows of factors near one (against the float64 scan of the flipped and
-    shifted input) next to the plain scan's."""
-    x = torch.rand(shape, device="cuda")
-    near = 1 + (torch.rand((64, shape[1]), device="cuda") - 0.5) * 1e-3
-    t_copy = time_ms(lambda: x.clone())
-    print(f"== options {shape} dim 1: copy {t_copy:.3f} ms", flush=True)
-    for exclusive, reverse in itertools.product((False, True), (False, True)):
-        run = lambda: cumprod(x, 1, exclusive=exclusive, reverse=reverse)
-        xs, ys = near, cumprod(near, 1, exclusive=exclusive, reverse=reverse)
-        if reverse:
-            xs, ys = xs.flip(1), ys.flip(1)
-        if exclusive:
-            assert bool((ys[:, 0] == 1).all())
-            xs, ys = xs[:, :-1], ys[:, 1:]
-        print(f"   exclusive={exclusive!s:<5} reverse={reverse!s:<5} ratio {t_copy / time_ms(run):.3f}  "
-              f"error {error_eps(ys, xs, 1):.0f} eps", flush=True)
+def sweep_options(cases=(((32768, 32768), 1), ((32768, 32768), 0), ((1 << 28,), 0))):
+    """exclusive and reverse per layout (the prompt's, its dim 0, and 1-D through the single pass;
+    torch.rand input): ratio to x.clone(); and the error in eps on 64 lines of factors near one
+    (against the float64 scan of the flipped and shifted input) next to the plain scan's."""
+    for shape, dim in cases:
+        x = torch.rand(shape, device="cuda")
+        lines = shape if len(shape) == 1 else (64, shape[1]) if dim else (shape[0], 64)
+        near = 1 + (torch.rand(lines, device="cuda") - 0.5) * 1e-3
+        t_copy = time_ms(lambda: x.clone())
+        print(f"== options {shape} dim {dim}: copy {t_copy:.3f} ms", flush=True)
+        for exclusive, reverse in itertools.product((False, True), (False, True)):
+            run = lambda: cumprod(x, dim, exclusive=exclusive, reverse=reverse)
+            xs, ys = near, cumprod(near, dim, exclusive=exclusive, reverse=reverse)
+            if reverse:
+                xs, ys = xs.flip(dim), ys.flip(dim)
+            if exclusive:
+                assert bool((ys.narrow(dim, 0, 1) == 1).all())
+                xs, ys = xs.narrow(dim, 0, xs.shape[dim] - 1), ys.narrow(dim, 1, ys.shape[dim] - 1)
+            print(f"   exclusive={exclusive!s:<5} reverse={reverse!s:<5} ratio {t_copy / time_ms(run):.3f}  "
+                  f"error {error_eps(ys, xs, dim):.0f} eps", flush=True)
+        del x
 
 
 def rows_plans(block_rs, block_ls, warps, stages=(1,)):

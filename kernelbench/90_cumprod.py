@@ -53,6 +53,43 @@ def leaving(inclusive, positions, start, axis: tl.constexpr, REVERSE: tl.constex
 
 
 @triton.jit
+def mirrored(first, BLOCK: tl.constexpr, RUN: tl.constexpr):
+    # The positions [first, first + BLOCK) from the last, as a [BLOCK // RUN, RUN] tile: runs of RUN
+    # ascending positions, the runs in descending order. A thread holds whole runs, so a tile read
+    # backwards still loads and stores RUN elements (16 bytes) at once.
+    runs = BLOCK // RUN - 1 - tl.arange(0, BLOCK // RUN)
+    return first + runs[:, None] * RUN + tl.arange(0, RUN)[None, :]
+
+
+@triton.jit
+def turned(runs):
+    # Each run of a mirrored() tile in the opposite order: register moves within a thread.
+    if runs.shape[1] > 1:
+        runs = tl.flip(runs, 1)
+    return runs
+
+
+@triton.jit
+def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
+    # The reverse scan of one line's tile x read at mirrored() positions, entering with carry: a
+    # forward scan of the runs turned around and joined. triton 3.6's reverse scan costs several
+    # times the shuffles of its forward scan (even along an axis a thread holds), and on a tile with
+    # a leading axis of one row the joined runs lose their layout: hence one line. Returns the
+    # outputs, in x's order, and the inclusive scan, from which leaving_mirrored() takes the next
+    # carry (after the tile's store, as leaving()).
+    BLOCK: tl.constexpr = x.shape[0] * x.shape[1]
+    y, inclusive = scan_tile(tl.reshape(turned(x), [BLOCK]), carry, tl.arange(0, BLOCK), 0, 0, EXCLUSIVE, False)
+    return turned(tl.reshape(y, x.shape)), inclusive
+
+
+@triton.jit
+def leaving_mirrored(inclusive):
+    # The next carry ([1]) of scan_mirrored: the inclusive value at the end of the joined runs.
+    last = tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1
+    return tl.reduce(tl.where(last, inclusive, 1), 0, mul_combine, keep_dims=True)
+
+
+@triton.jit
 def row_block(pid_r, pid_c, n_rows, length, chunk, BLOCK_R: tl.constexpr):
     # Program (pid_r, pid_c) of a row layout owns rows [pid_r * BLOCK_R, +BLOCK_R) and positions
     # [start, end) of them: (rows, row_mask, start, end).
@@ -80,6 +117,7 @@ def scan_rows_kernel(
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end
+    RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when one row is scanned from its end
 ):
     # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
     # walking the chunk BLOCK_L at a time and carrying each row's running product.
@@ -96,24 +134,34 @@ def scan_rows_kernel(
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
     y_rows = y_ptr + rows[:, None] * length
+    # One row scanned from its end reads each step backwards in runs and scans it forwards (see
+    # scan_mirrored).
+    MIRRORED: tl.constexpr = REVERSE and BLOCK_R == 1 and not REDUCE
     if REVERSE:
         last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
     for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
             col = last_col - (col - start)  # the steps from the chunk's end
-        cols = col + tl.arange(0, BLOCK_L)
-        mask = row_mask[:, None] & (cols < end)[None, :]
-        x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        if REVERSE:
-            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
-            # ignores `other` for bf16 loads).
+        if MIRRORED:
+            cols = mirrored(col, BLOCK_L, RUN)
+        else:
+            cols = (col + tl.arange(0, BLOCK_L))[None, :]
+        mask = row_mask[:, None] & (cols < end)
+        x = tl.load(x_rows + cols * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE or REDUCE:
+            # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
+            # select (triton 3.6's interpreter ignores `other` for bf16 loads).
             x = tl.where(mask, x, 1)
         if REDUCE:
             carry = carry * tl.reduce(x, 1, mul_combine)
+        elif MIRRORED:
+            y, inclusive = scan_mirrored(x, carry, EXCLUSIVE)
+            tl.store(y_rows + cols, y.to(OUT), mask=mask)
+            carry = leaving_mirrored(inclusive)
         else:
-            y, inclusive = scan_tile(x, carry[:, None], cols[None, :], col, 1, EXCLUSIVE, REVERSE)
-            tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
-            carry = leaving(inclusive, cols[None, :], col, 1, REVERSE)
+            y, inclusive = scan_tile(x, carry[:, None], cols, col, 1, EXCLUSIVE, REVERSE)
+            tl.store(y_rows + cols, y.to(OUT), mask=mask)
+            carry = leaving(inclusive, cols, col, 1, REVERSE)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
@@ -169,23 +217,28 @@ def scan_cols_kernel(
     y_cols = y_ptr + outer * length * inner + cols
     if REVERSE:
         last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
+    # The tile's rows in the order the scan meets them: a reverse scan reads each step from its last
+    # position and scans it forwards (triton 3.6's reverse scan costs many shuffles, even along
+    # the axis each thread holds whole).
+    order = tl.arange(0, BLOCK_L)
     for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
             pos = last_pos - (pos - start)  # the steps from the chunk's end
-        steps = pos + tl.arange(0, BLOCK_L)
+            steps = pos + BLOCK_L - 1 - order
+        else:
+            steps = pos + order
         mask = (steps < end)[:, None] & col_mask[None, :]
-        x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
-        x = x.to(OUT).to(ACC)
-        if REVERSE:
-            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
-            # ignores `other` for bf16 loads).
+        x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE or REDUCE:
+            # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
+            # select (triton 3.6's interpreter ignores `other` for bf16 loads).
             x = tl.where(mask, x, 1)
         if REDUCE:
             carry = carry * tl.reduce(x, 0, mul_combine)
         else:
-            y, inclusive = scan_tile(x, carry[None, :], steps[:, None], pos, 0, EXCLUSIVE, REVERSE)
+            y, inclusive = scan_tile(x, carry[None, :], order[:, None], 0, 0, EXCLUSIVE, False)
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-            carry = leaving(inclusive, steps[:, None], pos, 0, REVERSE)
+            carry = leaving(inclusive, order[:, None], 0, 0, False)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
@@ -242,7 +295,7 @@ def wait_one(word_ptr):
 def scan_lookback_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length)
-    state_ptr,  # int64 zeros: a counter, then a word per tile, then a word per group of WINDOW tiles
+    state_ptr,  # int64 zeros: a counter, then words per tile, per group and per super-group
     n_rows,
     length,
     stride_xr,
@@ -250,18 +303,30 @@ def scan_lookback_kernel(
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
-    WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes its inclusive product
+    WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the group's product
+    GROUPS: tl.constexpr,  # groups per super-group: its last tile publishes the row's product so far
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
+    RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when it scans from the end
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
-    # group of WINDOW also publishes its inclusive product, the row's product up to its end. A tile's
-    # carry is always the inclusive product of the group before its own times the products of the
-    # tiles before it in its group, multiplied in a fixed order: the result never depends on timing.
+    # group of WINDOW tiles publishes the group's product; the last tile of each super-group of
+    # GROUPS groups publishes the row's inclusive product up to its end. A tile's carry is the
+    # inclusive product before its super-group times the products of the groups before its own in
+    # the super-group times those of the tiles before it in its group, each multiplied in a fixed
+    # order: the result never depends on timing. Only the super-groups' products form a chain, one
+    # hop per WINDOW * GROUPS tiles; every other word a tile waits for comes from tiles that started
+    # before it and wait on nothing.
     row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
-    steps = tl.arange(0, BLOCK_L)
-    cols = (tiles_per_row - 1 - t if REVERSE else t) * BLOCK_L + steps
+    super_group = group // GROUPS
+    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
+    super_words = state_ptr + 1 + n_rows * (tiles_per_row + tl.cdiv(tiles_per_row, WINDOW)) + row * n_super
+    if REVERSE:
+        # Read backwards in runs and scanned forwards (see scan_mirrored).
+        cols = mirrored((tiles_per_row - 1 - t) * BLOCK_L, BLOCK_L, RUN)
+    else:
+        cols = t * BLOCK_L + tl.arange(0, BLOCK_L)
     mask = cols < length
     x = tl.load(x_ptr + row * stride_xr + cols * stride_xl, mask=mask, other=1).to(OUT).to(tl.float32)
     if REVERSE:
@@ -269,23 +334,36 @@ def scan_lookback_kernel(
         # ignores `other` for bf16 loads).
         x = tl.where(mask, x, 1)
     # Products of tiles and groups in float64: see combine.aggregate_dtype.
-    total = tl.reduce(x.to(tl.float64), 0, mul_combine)
+    total = tl.reduce(x.to(tl.float64), None, mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
-    # The products of the tiles before this one in its group first: they come from tiles running
-    # side by side. Only then the previous group's product, which the chain of groups hands on: the
-    # last tile of a group passes it on one multiply after it arrives.
+    one = pack(tl.full([], 1, tl.float64))
     ahead = tl.arange(0, WINDOW)
-    before = ahead < t - group * WINDOW
-    words = wait_all(tile_words + group * WINDOW + ahead, before, pack(tl.full([], 1, tl.float64)))
+    words = wait_all(tile_words + group * WINDOW + ahead, ahead < t - group * WINDOW, one)
     in_group = tl.reduce(unpack(words), 0, mul_combine)
-    carry = tl.full([], 1, tl.float64)
-    if group > 0:
-        carry = unpack(wait_one(group_words + group - 1))
-    carry = carry * in_group
+    group_product = in_group * total
     if t % WINDOW == WINDOW - 1:
-        tl.atomic_xchg(group_words + group, pack(carry * total), sem="relaxed")
-    y, _ = scan_tile(x, carry.to(tl.float32), steps, 0, 0, EXCLUSIVE, REVERSE)
+        tl.atomic_xchg(group_words + group, pack(group_product), sem="relaxed")
+    earlier = tl.arange(0, GROUPS)
+    groups = wait_all(group_words + super_group * GROUPS + earlier, earlier < group - super_group * GROUPS, one)
+    carry = tl.full([], 1, tl.float64)
+    if super_group > 0:
+        carry = unpack(wait_one(super_words + super_group - 1))
+    if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
+        every_group = tl.where(earlier == GROUPS - 1, pack(group_product), groups)
+        tl.atomic_xchg(super_words + super_group, pack(carry * tl.reduce(unpack(every_group), 0, mul_combine)),
+                       sem="relaxed")
+    carry = carry * tl.reduce(unpack(groups), 0, mul_combine) * in_group
+    if REVERSE:
+        y, _ = scan_mirrored(x, carry.to(tl.float32), EXCLUSIVE)
+    else:
+        y, _ = scan_tile(x, carry.to(tl.float32), tl.arange(0, BLOCK_L), 0, 0, EXCLUSIVE, False)
     tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
+
+
+def run_length(x, block, stride):
+    """RUN of mirrored() for a tile of `block` elements of `x` read along `stride`: the elements of
+    16 bytes where they are contiguous, else 1."""
+    return min(max(1, 16 // x.element_size()), block) if stride == 1 else 1
 
 
 def accumulator_dtype(dtype):
@@ -322,7 +400,7 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
         stride_xr=stride_xr, stride_xl=stride_xl, OUT=triton_dtype(out_dtype), ACC=triton_dtype(acc), BLOCK_R=block_r,
         BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None, STAGES=num_stages, EXCLUSIVE=exclusive,
-        REVERSE=reverse,
+        REVERSE=reverse, RUN=run_length(x, block_l, stride_xl),
     )
     return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args
 
@@ -347,14 +425,15 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
 
 def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
-    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps, 1)."""
-    _, tiles_per_row, _, window, block_l, num_warps, _ = plan
+    tiles_per_row, GROUPS, WINDOW, BLOCK_L, num_warps, 1)."""
+    _, tiles_per_row, groups, window, block_l, num_warps, _ = plan
     n_groups = ceil_div(tiles_per_row, window)
-    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
+    n_super = ceil_div(n_groups, groups)
+    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, EXCLUSIVE=exclusive, REVERSE=reverse,
-        num_warps=num_warps,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
+        REVERSE=reverse, RUN=run_length(x, block_l, stride_xl), num_warps=num_warps,
     )
 
 
@@ -375,7 +454,8 @@ def tile_settings(capability, itemsize):
     thread holds (sets its warps); row_stages, col_stages: tiles a program has in flight (above 1,
     Triton's pipeliner loads the next tiles through shared memory while one is scanned);
     split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
-    lookback_window: the tile and the tiles a group of the single-pass scan.
+    lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
+    the single-pass scan; backward_window: the tiles a group of the single-pass gradient.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -385,6 +465,8 @@ def tile_settings(capability, itemsize):
       dim 0 of 16384^2 0.950 (0.873), fp32 64 x 4096 x 1024 0.902 (0.894). Three 32 KB fp32 stages
       leave too few programs a multiprocessor (0.38).
     - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
+    - The single pass: groups of 64 tiles in super-groups of 64 groups, 1-D 2^28 fp32 0.683, bf16
+      0.643 (one chain of groups of 256: 0.660, 0.595). The gradient's chain: groups of 256.
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -402,10 +484,12 @@ def tile_settings(capability, itemsize):
         col_stages = min(col_stages, 64 * 1024 // col_tile_bytes)
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=col_tile_bytes,
                 col_thread_bytes=col_thread_bytes, row_stages=3 if itemsize <= 2 else 1, col_stages=col_stages,
-                split_programs_per_sm=4, lookback_step=4096, lookback_window=256)
+                split_programs_per_sm=4, lookback_step=4096, lookback_window=64, lookback_groups=64,
+                backward_window=256)
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
+              reverse=False):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
@@ -415,12 +499,19 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
     output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
     would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
-    BLOCK_A tiles (kernels/lookback.py). An `exclusive` scan carries pairs through its scans: its
-    one-row tiles hold half the values a thread, in half the step (the widest would spill).
+    BLOCK_A tiles, super-groups of `chunk` groups (kernels/lookback.py). An `exclusive` scan carries
+    pairs through its scans: its one-row tiles hold half the values a thread, in half the step (the
+    widest would spill). A `reverse` scan's one-row tiles (read backwards, kernels/rows.py) hold half
+    the values a thread too, in steps of at most 8192: fp32 on the prompt's shape 0.949 in steps of
+    8192 on 4 warps, against 0.810 in one 32768-element step on 8 warps (benchmarks/NOTES.md);
+    float64 in steps of 4096 would spill at 32 values a thread.
     """
     settings = tile_settings(capability, itemsize)
     if exclusive:
         settings["row_step"] //= 2
+        settings["row_values"] //= 2
+    if reverse:
+        settings["row_step"] = min(settings["row_step"], 8192)
         settings["row_values"] //= 2
     if inner == 1:
         kind = "rows"
@@ -442,8 +533,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
-            n_chunks, block_l, block_a = lookback_tiles(length, settings)
-            chunk, num_warps, num_stages = block_l, max(1, block_l // (32 * 64)), 1
+            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings)
+            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
@@ -466,10 +557,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
 
 
 def lookback_tiles(length, settings):
-    """(tiles, BLOCK_L, WINDOW): the single pass's tiles of a row of `length` and its groups."""
+    """(tiles, BLOCK_L, WINDOW, GROUPS): the single pass's tiles of a row of `length`, the tiles a
+    group, and the groups a super-group."""
     block_l = settings["lookback_step"]
     n_tiles = ceil_div(length, block_l)
-    return n_tiles, block_l, min(settings["lookback_window"], next_power_of_2(n_tiles))
+    window = min(settings["lookback_window"], next_power_of_2(n_tiles))
+    return n_tiles, block_l, window, min(settings["lookback_groups"], next_power_of_2(ceil_div(n_tiles, window)))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
@@ -528,12 +621,12 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
-def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False):
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
     where the kernels multiply in float32 (kernels/lookback.py)."""
     single_pass = accumulator_dtype(out_dtype) == torch.float32
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive)
+                     exclusive, reverse)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
@@ -546,7 +639,7 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
     (kernels/lookback.py). Returns the launch where the scan took one launch of the rows or columns
     kernel (see launch_scan), else None."""
-    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive)
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive, reverse)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] == "lookback":
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)

@@ -8,17 +8,17 @@ from reference import assert_cumprod_matches, assert_identical, near_one
 from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.dispatch import plan_scan
 
-STEP, WINDOW = 16, 4
+STEP, WINDOW, GROUPS = 16, 4, 2
 
 
 def use_small_tiles(monkeypatch):
-    """Tiles of STEP elements, groups of WINDOW tiles, and a GPU of 132 SMs to fill, on any device,
-    for the forward and the backward."""
+    """Tiles of STEP elements, groups of WINDOW tiles, super-groups of GROUPS groups (the forward),
+    and a GPU of 132 SMs to fill, on any device, for the forward and the backward."""
     real = dispatch.tile_settings
 
     def settings(capability, itemsize):
         return {**real(capability, itemsize), "row_step": STEP, "short_tile": STEP, "lookback_step": STEP,
-                "lookback_window": WINDOW}
+                "lookback_window": WINDOW, "lookback_groups": GROUPS, "backward_window": WINDOW}
 
     monkeypatch.setattr(dispatch, "tile_settings", settings)
     for module in (forward, autograd):
@@ -42,7 +42,8 @@ def test_taken_for_few_long_rows_multiplied_in_float32():
     assert plan_scan(1, 1 << 28, 4, True, *h200, 4, single_pass=True)[0] == "cols"
 
 
-@pytest.mark.parametrize("shape", [(1, 200), (3, 130), (2, STEP * WINDOW * 3 + 1), (2, STEP * WINDOW), (5, 2 * STEP + 1)])
+@pytest.mark.parametrize("shape", [(1, 200), (3, 130), (2, STEP * WINDOW * 3 + 1), (2, STEP * WINDOW), (5, 2 * STEP + 1),
+                                   (2, STEP * WINDOW * GROUPS * 3 - 5)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 def test_matches_torch(shape, dtype, device, small_tiles, launches):
     x = near_one(shape, device=device, seed=shape[1]).to(dtype)
@@ -66,6 +67,8 @@ def test_special_values_cross_tiles_and_groups(device, small_tiles):
     x[1, 2 * STEP] = -0.0
     x[2, 3 * STEP] = float("-inf")
     x[3, STEP * WINDOW - 1] = float("nan")  # the last tile of a group, which publishes the group
+    x[2, STEP * WINDOW * GROUPS - 1] = 0.0  # the last tile of a super-group, which publishes the row's product
+    x[2, STEP * WINDOW * GROUPS + 3] = float("nan")
     assert_cumprod_matches(cumprod(x, 1), x, 1)
 
 

@@ -14,11 +14,14 @@ OPTIONS = [(True, False), (False, True), (True, True)]
 OPTION_IDS = ["exclusive", "reverse", "exclusive-reverse"]
 
 # A few of test_kernels.PLANS: many steps a chunk (pipelined), chunks of uneven length, and chunk
-# products scanned again over several levels, which a reverse scan walks from the other end.
+# products scanned again over several levels, which a reverse scan walks from the other end; and one
+# row a program in steps of 16, which a reverse scan reads backwards in runs of up to 16 bytes
+# (combine.mirrored), the line's tail masked inside a run.
 PLANS = {
     "one chunk, pipelined": (2, 4, 1, 3),
     "uneven chunks": (4, 8, 5),
     "deep recursion": (1, 2, 64),
+    "one row, runs": (1, 16, 2),
 }
 
 

@@ -15,7 +15,8 @@ def tile_settings(capability, itemsize):
     thread holds (sets its warps); row_stages, col_stages: tiles a program has in flight (above 1,
     Triton's pipeliner loads the next tiles through shared memory while one is scanned);
     split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
-    lookback_window: the tile and the tiles a group of the single-pass scan.
+    lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
+    the single-pass scan; backward_window: the tiles a group of the single-pass gradient.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -25,6 +26,8 @@ def tile_settings(capability, itemsize):
       dim 0 of 16384^2 0.950 (0.873), fp32 64 x 4096 x 1024 0.902 (0.894). Three 32 KB fp32 stages
       leave too few programs a multiprocessor (0.38).
     - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
+    - The single pass: groups of 64 tiles in super-groups of 64 groups, 1-D 2^28 fp32 0.683, bf16
+      0.643 (one chain of groups of 256: 0.660, 0.595). The gradient's chain: groups of 256.
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -42,10 +45,12 @@ def tile_settings(capability, itemsize):
         col_stages = min(col_stages, 64 * 1024 // col_tile_bytes)
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=col_tile_bytes,
                 col_thread_bytes=col_thread_bytes, row_stages=3 if itemsize <= 2 else 1, col_stages=col_stages,
-                split_programs_per_sm=4, lookback_step=4096, lookback_window=256)
+                split_programs_per_sm=4, lookback_step=4096, lookback_window=64, lookback_groups=64,
+                backward_window=256)
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
+              reverse=False):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
@@ -55,12 +60,19 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
     output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
     would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
-    BLOCK_A tiles (kernels/lookback.py). An `exclusive` scan carries pairs through its scans: its
-    one-row tiles hold half the values a thread, in half the step (the widest would spill).
+    BLOCK_A tiles, super-groups of `chunk` groups (kernels/lookback.py). An `exclusive` scan carries
+    pairs through its scans: its one-row tiles hold half the values a thread, in half the step (the
+    widest would spill). A `reverse` scan's one-row tiles (read backwards, kernels/rows.py) hold half
+    the values a thread too, in steps of at most 8192: fp32 on the prompt's shape 0.949 in steps of
+    8192 on 4 warps, against 0.810 in one 32768-element step on 8 warps (benchmarks/NOTES.md);
+    float64 in steps of 4096 would spill at 32 values a thread.
     """
     settings = tile_settings(capability, itemsize)
     if exclusive:
         settings["row_step"] //= 2
+        settings["row_values"] //= 2
+    if reverse:
+        settings["row_step"] = min(settings["row_step"], 8192)
         settings["row_values"] //= 2
     if inner == 1:
         kind = "rows"
@@ -82,8 +94,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
-            n_chunks, block_l, block_a = lookback_tiles(length, settings)
-            chunk, num_warps, num_stages = block_l, max(1, block_l // (32 * 64)), 1
+            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings)
+            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
         # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
@@ -106,10 +118,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
 
 
 def lookback_tiles(length, settings):
-    """(tiles, BLOCK_L, WINDOW): the single pass's tiles of a row of `length` and its groups."""
+    """(tiles, BLOCK_L, WINDOW, GROUPS): the single pass's tiles of a row of `length`, the tiles a
+    group, and the groups a super-group."""
     block_l = settings["lookback_step"]
     n_tiles = ceil_div(length, block_l)
-    return n_tiles, block_l, min(settings["lookback_window"], next_power_of_2(n_tiles))
+    window = min(settings["lookback_window"], next_power_of_2(n_tiles))
+    return n_tiles, block_l, window, min(settings["lookback_groups"], next_power_of_2(ceil_div(n_tiles, window)))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
@@ -149,7 +163,8 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
         num_warps = 4
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
     if kind == "rows" and n_chunks > 1 and itemsize <= 4:
-        # The forward's look-back tiles and groups; 32 values a thread, as above.
-        n_tiles, block_l, window = lookback_tiles(length, settings)
+        # The forward's look-back tiles, in groups of their own; 32 values a thread, as above.
+        n_tiles, block_l, window, _ = lookback_tiles(length, {**settings,
+                                                              "lookback_window": settings["backward_window"]})
         return "lookback", n_tiles, block_l, window, block_l, max(1, block_l // (32 * 32))
     return kind, n_chunks, chunk, block_a, block_l, num_warps

@@ -17,12 +17,12 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
-def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False):
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
     where the kernels multiply in float32 (kernels/lookback.py)."""
     single_pass = accumulator_dtype(out_dtype) == torch.float32
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive)
+                     exclusive, reverse)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
@@ -35,7 +35,7 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
     (kernels/lookback.py). Returns the launch where the scan took one launch of the rows or columns
     kernel (see launch_scan), else None."""
-    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive)
+    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive, reverse)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] == "lookback":
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)

@@ -56,23 +56,28 @@ def scan_cols_kernel(
     y_cols = y_ptr + outer * length * inner + cols
     if REVERSE:
         last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
+    # The tile's rows in the order the scan meets them: a reverse scan reads each step from its last
+    # position and scans it forwards (triton 3.6's reverse scan costs many shuffles, even along
+    # the axis each thread holds whole).
+    order = tl.arange(0, BLOCK_L)
     for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
             pos = last_pos - (pos - start)  # the steps from the chunk's end
-        steps = pos + tl.arange(0, BLOCK_L)
+            steps = pos + BLOCK_L - 1 - order
+        else:
+            steps = pos + order
         mask = (steps < end)[:, None] & col_mask[None, :]
-        x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1)
-        x = x.to(OUT).to(ACC)
-        if REVERSE:
-            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
-            # ignores `other` for bf16 loads).
+        x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE or REDUCE:
+            # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
+            # select (triton 3.6's interpreter ignores `other` for bf16 loads).
             x = tl.where(mask, x, 1)
         if REDUCE:
             carry = carry * tl.reduce(x, 0, mul_combine)
         else:
-            y, inclusive = scan_tile(x, carry[None, :], steps[:, None], pos, 0, EXCLUSIVE, REVERSE)
+            y, inclusive = scan_tile(x, carry[None, :], order[:, None], 0, 0, EXCLUSIVE, False)
             tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-            carry = leaving(inclusive, steps[:, None], pos, 0, REVERSE)
+            carry = leaving(inclusive, order[:, None], 0, 0, False)
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 

@@ -49,6 +49,49 @@ def leaving(inclusive, positions, start, axis: tl.constexpr, REVERSE: tl.constex
     return pick(inclusive, positions == leave, axis)
 
 
+@triton.jit
+def mirrored(first, BLOCK: tl.constexpr, RUN: tl.constexpr):
+    # The positions [first, first + BLOCK) from the last, as a [BLOCK // RUN, RUN] tile: runs of RUN
+    # ascending positions, the runs in descending order. A thread holds whole runs, so a tile read
+    # backwards still loads and stores RUN elements (16 bytes) at once.
+    runs = BLOCK // RUN - 1 - tl.arange(0, BLOCK // RUN)
+    return first + runs[:, None] * RUN + tl.arange(0, RUN)[None, :]
+
+
+@triton.jit
+def turned(runs):
+    # Each run of a mirrored() tile in the opposite order: register moves within a thread.
+    if runs.shape[1] > 1:
+        runs = tl.flip(runs, 1)
+    return runs
+
+
+@triton.jit
+def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
+    # The reverse scan of one line's tile x read at mirrored() positions, entering with carry: a
+    # forward scan of the runs turned around and joined. triton 3.6's reverse scan costs several
+    # times the shuffles of its forward scan (even along an axis a thread holds), and on a tile with
+    # a leading axis of one row the joined runs lose their layout: hence one line. Returns the
+    # outputs, in x's order, and the inclusive scan, from which leaving_mirrored() takes the next
+    # carry (after the tile's store, as leaving()).
+    BLOCK: tl.constexpr = x.shape[0] * x.shape[1]
+    y, inclusive = scan_tile(tl.reshape(turned(x), [BLOCK]), carry, tl.arange(0, BLOCK), 0, 0, EXCLUSIVE, False)
+    return turned(tl.reshape(y, x.shape)), inclusive
+
+
+@triton.jit
+def leaving_mirrored(inclusive):
+    # The next carry ([1]) of scan_mirrored: the inclusive value at the end of the joined runs.
+    last = tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1
+    return tl.reduce(tl.where(last, inclusive, 1), 0, mul_combine, keep_dims=True)
+
+
+def run_length(x, block, stride):
+    """RUN of mirrored() for a tile of `block` elements of `x` read along `stride`: the elements of
+    16 bytes where they are contiguous, else 1."""
+    return min(max(1, 16 // x.element_size()), block) if stride == 1 else 1
+
+
 def accumulator_dtype(dtype):
     """The dtype a scan producing `dtype` multiplies in: fp32 for the half types, else `dtype` itself."""
     if dtype == torch.float16 or dtype == torch.bfloat16:

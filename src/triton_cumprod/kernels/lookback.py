@@ -3,7 +3,7 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import mul_combine, scan_tile, triton_dtype
+from .combine import mirrored, mul_combine, run_length, scan_mirrored, scan_tile, triton_dtype
 
 
 @triton.jit
@@ -58,7 +58,7 @@ def wait_one(word_ptr):
 def scan_lookback_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length)
-    state_ptr,  # int64 zeros: a counter, then a word per tile, then a word per group of WINDOW tiles
+    state_ptr,  # int64 zeros: a counter, then words per tile, per group and per super-group
     n_rows,
     length,
     stride_xr,
@@ -66,18 +66,30 @@ def scan_lookback_kernel(
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
-    WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes its inclusive product
+    WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the group's product
+    GROUPS: tl.constexpr,  # groups per super-group: its last tile publishes the row's product so far
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
+    RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when it scans from the end
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
-    # group of WINDOW also publishes its inclusive product, the row's product up to its end. A tile's
-    # carry is always the inclusive product of the group before its own times the products of the
-    # tiles before it in its group, multiplied in a fixed order: the result never depends on timing.
+    # group of WINDOW tiles publishes the group's product; the last tile of each super-group of
+    # GROUPS groups publishes the row's inclusive product up to its end. A tile's carry is the
+    # inclusive product before its super-group times the products of the groups before its own in
+    # the super-group times those of the tiles before it in its group, each multiplied in a fixed
+    # order: the result never depends on timing. Only the super-groups' products form a chain, one
+    # hop per WINDOW * GROUPS tiles; every other word a tile waits for comes from tiles that started
+    # before it and wait on nothing.
     row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
-    steps = tl.arange(0, BLOCK_L)
-    cols = (tiles_per_row - 1 - t if REVERSE else t) * BLOCK_L + steps
+    super_group = group // GROUPS
+    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
+    super_words = state_ptr + 1 + n_rows * (tiles_per_row + tl.cdiv(tiles_per_row, WINDOW)) + row * n_super
+    if REVERSE:
+        # Read backwards in runs and scanned forwards (see scan_mirrored).
+        cols = mirrored((tiles_per_row - 1 - t) * BLOCK_L, BLOCK_L, RUN)
+    else:
+        cols = t * BLOCK_L + tl.arange(0, BLOCK_L)
     mask = cols < length
     x = tl.load(x_ptr + row * stride_xr + cols * stride_xl, mask=mask, other=1).to(OUT).to(tl.float32)
     if REVERSE:
@@ -85,33 +97,41 @@ def scan_lookback_kernel(
         # ignores `other` for bf16 loads).
         x = tl.where(mask, x, 1)
     # Products of tiles and groups in float64: see combine.aggregate_dtype.
-    total = tl.reduce(x.to(tl.float64), 0, mul_combine)
+    total = tl.reduce(x.to(tl.float64), None, mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
-    # The products of the tiles before this one in its group first: they come from tiles running
-    # side by side. Only then the previous group's product, which the chain of groups hands on: the
-    # last tile of a group passes it on one multiply after it arrives.
+    one = pack(tl.full([], 1, tl.float64))
     ahead = tl.arange(0, WINDOW)
-    before = ahead < t - group * WINDOW
-    words = wait_all(tile_words + group * WINDOW + ahead, before, pack(tl.full([], 1, tl.float64)))
+    words = wait_all(tile_words + group * WINDOW + ahead, ahead < t - group * WINDOW, one)
     in_group = tl.reduce(unpack(words), 0, mul_combine)
-    carry = tl.full([], 1, tl.float64)
-    if group > 0:
-        carry = unpack(wait_one(group_words + group - 1))
-    carry = carry * in_group
+    group_product = in_group * total
     if t % WINDOW == WINDOW - 1:
-        tl.atomic_xchg(group_words + group, pack(carry * total), sem="relaxed")
-    y, _ = scan_tile(x, carry.to(tl.float32), steps, 0, 0, EXCLUSIVE, REVERSE)
+        tl.atomic_xchg(group_words + group, pack(group_product), sem="relaxed")
+    earlier = tl.arange(0, GROUPS)
+    groups = wait_all(group_words + super_group * GROUPS + earlier, earlier < group - super_group * GROUPS, one)
+    carry = tl.full([], 1, tl.float64)
+    if super_group > 0:
+        carry = unpack(wait_one(super_words + super_group - 1))
+    if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
+        every_group = tl.where(earlier == GROUPS - 1, pack(group_product), groups)
+        tl.atomic_xchg(super_words + super_group, pack(carry * tl.reduce(unpack(every_group), 0, mul_combine)),
+                       sem="relaxed")
+    carry = carry * tl.reduce(unpack(groups), 0, mul_combine) * in_group
+    if REVERSE:
+        y, _ = scan_mirrored(x, carry.to(tl.float32), EXCLUSIVE)
+    else:
+        y, _ = scan_tile(x, carry.to(tl.float32), tl.arange(0, BLOCK_L), 0, 0, EXCLUSIVE, False)
     tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
 
 
 def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
-    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps, 1)."""
-    _, tiles_per_row, _, window, block_l, num_warps, _ = plan
+    tiles_per_row, GROUPS, WINDOW, BLOCK_L, num_warps, 1)."""
+    _, tiles_per_row, groups, window, block_l, num_warps, _ = plan
     n_groups = ceil_div(tiles_per_row, window)
-    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
+    n_super = ceil_div(n_groups, groups)
+    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=x.device)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, EXCLUSIVE=exclusive, REVERSE=reverse,
-        num_warps=num_warps,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
+        REVERSE=reverse, RUN=run_length(x, block_l, stride_xl), num_warps=num_warps,
     )

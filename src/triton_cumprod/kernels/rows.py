@@ -2,7 +2,8 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, aggregate_dtype, leaving, mul_combine, scan_tile, triton_dtype
+from .combine import (accumulator_dtype, aggregate_dtype, leaving, leaving_mirrored, mirrored, mul_combine,
+                      run_length, scan_mirrored, scan_tile, triton_dtype)
 
 
 @triton.jit
@@ -33,6 +34,7 @@ def scan_rows_kernel(
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end
+    RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when one row is scanned from its end
 ):
     # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
     # walking the chunk BLOCK_L at a time and carrying each row's running product.
@@ -49,24 +51,34 @@ def scan_rows_kernel(
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
     y_rows = y_ptr + rows[:, None] * length
+    # One row scanned from its end reads each step backwards in runs and scans it forwards (see
+    # scan_mirrored).
+    MIRRORED: tl.constexpr = REVERSE and BLOCK_R == 1 and not REDUCE
     if REVERSE:
         last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
     for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
             col = last_col - (col - start)  # the steps from the chunk's end
-        cols = col + tl.arange(0, BLOCK_L)
-        mask = row_mask[:, None] & (cols < end)[None, :]
-        x = tl.load(x_rows + cols[None, :] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        if REVERSE:
-            # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
-            # ignores `other` for bf16 loads).
+        if MIRRORED:
+            cols = mirrored(col, BLOCK_L, RUN)
+        else:
+            cols = (col + tl.arange(0, BLOCK_L))[None, :]
+        mask = row_mask[:, None] & (cols < end)
+        x = tl.load(x_rows + cols * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE or REDUCE:
+            # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
+            # select (triton 3.6's interpreter ignores `other` for bf16 loads).
             x = tl.where(mask, x, 1)
         if REDUCE:
             carry = carry * tl.reduce(x, 1, mul_combine)
+        elif MIRRORED:
+            y, inclusive = scan_mirrored(x, carry, EXCLUSIVE)
+            tl.store(y_rows + cols, y.to(OUT), mask=mask)
+            carry = leaving_mirrored(inclusive)
         else:
-            y, inclusive = scan_tile(x, carry[:, None], cols[None, :], col, 1, EXCLUSIVE, REVERSE)
-            tl.store(y_rows + cols[None, :], y.to(OUT), mask=mask)
-            carry = leaving(inclusive, cols[None, :], col, 1, REVERSE)
+            y, inclusive = scan_tile(x, carry[:, None], cols, col, 1, EXCLUSIVE, REVERSE)
+            tl.store(y_rows + cols, y.to(OUT), mask=mask)
+            carry = leaving(inclusive, cols, col, 1, REVERSE)
     if REDUCE:
         tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
 
@@ -83,6 +95,6 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
         stride_xr=stride_xr, stride_xl=stride_xl, OUT=triton_dtype(out_dtype), ACC=triton_dtype(acc), BLOCK_R=block_r,
         BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None, STAGES=num_stages, EXCLUSIVE=exclusive,
-        REVERSE=reverse,
+        REVERSE=reverse, RUN=run_length(x, block_l, stride_xl),
     )
     return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args
