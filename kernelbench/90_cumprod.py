@@ -499,20 +499,16 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
     output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
     would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
-    BLOCK_A tiles, super-groups of `chunk` groups (kernels/lookback.py). An `exclusive` scan carries
-    pairs through its scans: its one-row tiles hold half the values a thread, in half the step (the
-    widest would spill). A `reverse` scan's one-row tiles (read backwards, kernels/rows.py) hold half
-    the values a thread too, in steps of at most 8192: fp32 on the prompt's shape 0.949 in steps of
-    8192 on 4 warps, against 0.810 in one 32768-element step on 8 warps (benchmarks/NOTES.md);
-    float64 in steps of 4096 would spill at 32 values a thread.
+    BLOCK_A tiles, super-groups of `chunk` groups (kernels/lookback.py). An `exclusive` scan (a pair
+    scan) and a `reverse` one (read backwards, kernels/rows.py) take one-row steps of at most 8192
+    at a quarter of the values a thread: on the prompt's shape 0.952 / 0.951 / 0.950 (exclusive /
+    reverse / both) in steps of 8192 on 8 warps, against 0.907 / 0.911 / 0.897 in 16384 and 0.810
+    for reverse in one 32768-element step (benchmarks/NOTES.md); the widest pair scans spill.
     """
     settings = tile_settings(capability, itemsize)
-    if exclusive:
-        settings["row_step"] //= 2
-        settings["row_values"] //= 2
-    if reverse:
+    if exclusive or reverse:
         settings["row_step"] = min(settings["row_step"], 8192)
-        settings["row_values"] //= 2
+        settings["row_values"] //= 4
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
