@@ -13,10 +13,10 @@ def mul_combine(a, b):
 
 
 @triton.jit
-def pick(values, where, axis: tl.constexpr):
+def pick(values, where, axis: tl.constexpr, keep_dims: tl.constexpr = False):
     # The entry of each line along `axis` at the one position `where` marks: a product with ones,
     # so exact, whatever the value (inf, NaN, -0.0).
-    return tl.reduce(tl.where(where, values, 1), axis, mul_combine)
+    return tl.reduce(tl.where(where, values, 1), axis, mul_combine, keep_dims=keep_dims)
 
 
 @triton.jit
@@ -85,8 +85,7 @@ def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
 @triton.jit
 def leaving_mirrored(inclusive):
     # The next carry ([1]) of scan_mirrored: the inclusive value at the end of the joined runs.
-    last = tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1
-    return tl.reduce(tl.where(last, inclusive, 1), 0, mul_combine, keep_dims=True)
+    return pick(inclusive, tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1, 0, True)
 
 
 @triton.jit
@@ -125,11 +124,9 @@ def scan_rows_kernel(
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
-        if REVERSE:
-            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c + 1, mask=row_mask & (pid_c + 1 < n_chunks), other=1)
-        else:
-            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1)
-        carry = carry.to(ACC)
+        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
+        inside = row_mask & (arrive >= 0) & (arrive < n_chunks)
+        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=inside, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
@@ -204,13 +201,9 @@ def scan_cols_kernel(
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     if HAS_PREFIX:
-        if REVERSE:
-            prefix = prefix_ptr + (outer * n_chunks + pid_c + 1) * inner + cols
-            carry = tl.load(prefix, mask=col_mask & (pid_c + 1 < n_chunks), other=1)
-        else:
-            prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
-            carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1)
-        carry = carry.to(ACC)
+        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
+        inside = col_mask & (arrive >= 0) & (arrive < n_chunks)
+        carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=inside, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_I], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
@@ -343,16 +336,15 @@ def scan_lookback_kernel(
     group_product = in_group * total
     if t % WINDOW == WINDOW - 1:
         tl.atomic_xchg(group_words + group, pack(group_product), sem="relaxed")
-    earlier = tl.arange(0, GROUPS)
-    groups = wait_all(group_words + super_group * GROUPS + earlier, earlier < group - super_group * GROUPS, one)
+    slots = tl.arange(0, GROUPS)
+    earlier_groups = wait_all(group_words + super_group * GROUPS + slots, slots < group - super_group * GROUPS, one)
+    in_super = tl.reduce(unpack(earlier_groups), 0, mul_combine)
     carry = tl.full([], 1, tl.float64)
     if super_group > 0:
         carry = unpack(wait_one(super_words + super_group - 1))
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
-        every_group = tl.where(earlier == GROUPS - 1, pack(group_product), groups)
-        tl.atomic_xchg(super_words + super_group, pack(carry * tl.reduce(unpack(every_group), 0, mul_combine)),
-                       sem="relaxed")
-    carry = carry * tl.reduce(unpack(groups), 0, mul_combine) * in_group
+        tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
+    carry = carry * in_super * in_group
     if REVERSE:
         y, _ = scan_mirrored(x, carry.to(tl.float32), EXCLUSIVE)
     else:
@@ -529,7 +521,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
-            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings)
+            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings["lookback_step"],
+                                                               settings["lookback_window"], settings["lookback_groups"])
             num_warps, num_stages = max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
@@ -552,13 +545,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 
-def lookback_tiles(length, settings):
-    """(tiles, BLOCK_L, WINDOW, GROUPS): the single pass's tiles of a row of `length`, the tiles a
-    group, and the groups a super-group."""
-    block_l = settings["lookback_step"]
-    n_tiles = ceil_div(length, block_l)
-    window = min(settings["lookback_window"], next_power_of_2(n_tiles))
-    return n_tiles, block_l, window, min(settings["lookback_groups"], next_power_of_2(ceil_div(n_tiles, window)))
+def lookback_tiles(length, step, window, groups=1):
+    """(tiles, BLOCK_L, WINDOW, GROUPS): a single pass's tiles of `step` elements over a row of
+    `length`, in groups of up to `window` tiles and super-groups of up to `groups` groups."""
+    n_tiles = ceil_div(length, step)
+    window = min(window, next_power_of_2(n_tiles))
+    return n_tiles, step, window, min(groups, next_power_of_2(ceil_div(n_tiles, window)))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):

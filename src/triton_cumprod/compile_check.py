@@ -7,9 +7,8 @@ Runs the real launch path (plan, split recursion, launchers) on CPU tensors of t
 each kernel launch replaced by an ahead-of-time compile for `sm_<arch>` through Triton's own
 compiler and ptxas. It reports, per launch, the widest global load (or pipelined copy to shared
 memory) and store in the PTX, any local-memory traffic, and the registers and register spills ptxas
-assigns, so CI catches compiler crashes, lost vectorisation and spills that only a GPU would otherwise
-show. Must run without TRITON_INTERPRET (the
-kernels must be compiled functions).
+assigns, so CI catches compiler crashes, lost vectorisation and spills that only a GPU would
+otherwise show. Must run without TRITON_INTERPRET (the kernels must be compiled functions).
 """
 import argparse
 import json

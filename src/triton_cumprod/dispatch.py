@@ -90,7 +90,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             kind = "lookback"
-            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings)
+            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings["lookback_step"],
+                                                               settings["lookback_window"], settings["lookback_groups"])
             num_warps, num_stages = max(1, block_l // (32 * 64)), 1
     else:
         kind = "cols"
@@ -113,13 +114,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 
-def lookback_tiles(length, settings):
-    """(tiles, BLOCK_L, WINDOW, GROUPS): the single pass's tiles of a row of `length`, the tiles a
-    group, and the groups a super-group."""
-    block_l = settings["lookback_step"]
-    n_tiles = ceil_div(length, block_l)
-    window = min(settings["lookback_window"], next_power_of_2(n_tiles))
-    return n_tiles, block_l, window, min(settings["lookback_groups"], next_power_of_2(ceil_div(n_tiles, window)))
+def lookback_tiles(length, step, window, groups=1):
+    """(tiles, BLOCK_L, WINDOW, GROUPS): a single pass's tiles of `step` elements over a row of
+    `length`, in groups of up to `window` tiles and super-groups of up to `groups` groups."""
+    n_tiles = ceil_div(length, step)
+    window = min(window, next_power_of_2(n_tiles))
+    return n_tiles, step, window, min(groups, next_power_of_2(ceil_div(n_tiles, window)))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
@@ -160,7 +160,6 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
     if kind == "rows" and n_chunks > 1 and itemsize <= 4:
         # The forward's look-back tiles, in groups of their own; 32 values a thread, as above.
-        n_tiles, block_l, window, _ = lookback_tiles(length, {**settings,
-                                                              "lookback_window": settings["backward_window"]})
+        n_tiles, block_l, window, _ = lookback_tiles(length, settings["lookback_step"], settings["backward_window"])
         return "lookback", n_tiles, block_l, window, block_l, max(1, block_l // (32 * 32))
     return kind, n_chunks, chunk, block_a, block_l, num_warps

@@ -43,13 +43,9 @@ def scan_cols_kernel(
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     if HAS_PREFIX:
-        if REVERSE:
-            prefix = prefix_ptr + (outer * n_chunks + pid_c + 1) * inner + cols
-            carry = tl.load(prefix, mask=col_mask & (pid_c + 1 < n_chunks), other=1)
-        else:
-            prefix = prefix_ptr + (outer * n_chunks + pid_c - 1) * inner + cols
-            carry = tl.load(prefix, mask=col_mask & (pid_c > 0), other=1)
-        carry = carry.to(ACC)
+        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
+        inside = col_mask & (arrive >= 0) & (arrive < n_chunks)
+        carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=inside, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_I], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi

@@ -10,10 +10,10 @@ def mul_combine(a, b):
 
 
 @triton.jit
-def pick(values, where, axis: tl.constexpr):
+def pick(values, where, axis: tl.constexpr, keep_dims: tl.constexpr = False):
     # The entry of each line along `axis` at the one position `where` marks: a product with ones,
     # so exact, whatever the value (inf, NaN, -0.0).
-    return tl.reduce(tl.where(where, values, 1), axis, mul_combine)
+    return tl.reduce(tl.where(where, values, 1), axis, mul_combine, keep_dims=keep_dims)
 
 
 @triton.jit
@@ -82,8 +82,7 @@ def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
 @triton.jit
 def leaving_mirrored(inclusive):
     # The next carry ([1]) of scan_mirrored: the inclusive value at the end of the joined runs.
-    last = tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1
-    return tl.reduce(tl.where(last, inclusive, 1), 0, mul_combine, keep_dims=True)
+    return pick(inclusive, tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1, 0, True)
 
 
 def run_length(x, block, stride):

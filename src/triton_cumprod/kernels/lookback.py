@@ -106,16 +106,15 @@ def scan_lookback_kernel(
     group_product = in_group * total
     if t % WINDOW == WINDOW - 1:
         tl.atomic_xchg(group_words + group, pack(group_product), sem="relaxed")
-    earlier = tl.arange(0, GROUPS)
-    groups = wait_all(group_words + super_group * GROUPS + earlier, earlier < group - super_group * GROUPS, one)
+    slots = tl.arange(0, GROUPS)
+    earlier_groups = wait_all(group_words + super_group * GROUPS + slots, slots < group - super_group * GROUPS, one)
+    in_super = tl.reduce(unpack(earlier_groups), 0, mul_combine)
     carry = tl.full([], 1, tl.float64)
     if super_group > 0:
         carry = unpack(wait_one(super_words + super_group - 1))
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
-        every_group = tl.where(earlier == GROUPS - 1, pack(group_product), groups)
-        tl.atomic_xchg(super_words + super_group, pack(carry * tl.reduce(unpack(every_group), 0, mul_combine)),
-                       sem="relaxed")
-    carry = carry * tl.reduce(unpack(groups), 0, mul_combine) * in_group
+        tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
+    carry = carry * in_super * in_group
     if REVERSE:
         y, _ = scan_mirrored(x, carry.to(tl.float32), EXCLUSIVE)
     else:

@@ -42,11 +42,9 @@ def scan_rows_kernel(
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
-        if REVERSE:
-            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c + 1, mask=row_mask & (pid_c + 1 < n_chunks), other=1)
-        else:
-            carry = tl.load(prefix_ptr + rows * n_chunks + pid_c - 1, mask=row_mask & (pid_c > 0), other=1)
-        carry = carry.to(ACC)
+        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
+        inside = row_mask & (arrive >= 0) & (arrive < n_chunks)
+        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=inside, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
