@@ -164,11 +164,16 @@ def scan_rows_kernel(
 
 
 @triton.jit
-def column_block(pid, pid_c, inner, length, chunk, BLOCK_I: tl.constexpr):
+def column_block(pid, pid_c, inner, length, chunk, BLOCK_I: tl.constexpr, RUN: tl.constexpr = 0):
     # Program (pid, pid_c) of a column layout owns BLOCK_I neighbouring inner positions of one outer
-    # index and scan positions [start, end): (outer, cols, col_mask, start, end).
+    # index, as [BLOCK_I] or, given RUN, as [BLOCK_I // RUN, 1, RUN] runs of RUN neighbours, and scan
+    # positions [start, end): (outer, cols, col_mask, start, end).
     n_col_blocks = tl.cdiv(inner, BLOCK_I)
-    cols = (pid % n_col_blocks) * BLOCK_I + tl.arange(0, BLOCK_I)
+    first = (pid % n_col_blocks) * BLOCK_I
+    if RUN:
+        cols = first + tl.arange(0, BLOCK_I // RUN)[:, None, None] * RUN + tl.arange(0, RUN)[None, None, :]
+    else:
+        cols = first + tl.arange(0, BLOCK_I)
     start = pid_c.to(tl.int64) * chunk
     return (pid // n_col_blocks).to(tl.int64), cols, cols < inner, start, tl.minimum(start + chunk, length)
 
@@ -189,6 +194,7 @@ def scan_cols_kernel(
     ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
     BLOCK_L: tl.constexpr,  # scan positions per step
     BLOCK_I: tl.constexpr,  # inner positions per program: the coalesced axis
+    RUN: tl.constexpr,  # inner positions side by side in a thread's registers (BLOCK_I: a [BLOCK_L, BLOCK_I] tile)
     REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
     HAS_PREFIX: tl.constexpr,  # chunk c starts from the inclusive product of the chunks before it
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
@@ -196,16 +202,19 @@ def scan_cols_kernel(
     REVERSE: tl.constexpr,  # scan from each line's end
 ):
     # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
-    # [c * chunk, +chunk) in [BLOCK_L, BLOCK_I] tiles, loading whole cache lines along `inner`.
+    # [c * chunk, +chunk) in [BLOCK_I // RUN, BLOCK_L, RUN] tiles, loading whole cache lines along
+    # `inner`. Triton gives each thread RUN neighbouring columns whole (the run axis is the
+    # contiguous one, the lanes take the runs), so a thread scans its columns in order, as torch
+    # does; with RUN = BLOCK_I the tile is [1, BLOCK_L, BLOCK_I] and the lanes split the columns.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
+    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
     if HAS_PREFIX:
         arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
         inside = col_mask & (arrive >= 0) & (arrive < n_chunks)
         carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=inside, other=1).to(ACC)
     else:
-        carry = tl.full([BLOCK_I], 1, ACC)
+        carry = tl.full([BLOCK_I // RUN, 1, RUN], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
     y_cols = y_ptr + outer * length * inner + cols
     if REVERSE:
@@ -213,25 +222,25 @@ def scan_cols_kernel(
     # The tile's rows in the order the scan meets them: a reverse scan reads each step from its last
     # position and scans it forwards (triton 3.6's reverse scan costs many shuffles, even along
     # the axis each thread holds whole).
-    order = tl.arange(0, BLOCK_L)
+    order = tl.arange(0, BLOCK_L)[None, :, None]
     for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
         if REVERSE:
             pos = last_pos - (pos - start)  # the steps from the chunk's end
             steps = pos + BLOCK_L - 1 - order
         else:
             steps = pos + order
-        mask = (steps < end)[:, None] & col_mask[None, :]
-        x = tl.load(x_cols[None, :] + steps[:, None] * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        mask = (steps < end) & col_mask
+        x = tl.load(x_cols + steps * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
         if REVERSE or REDUCE:
             # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
             # select (triton 3.6's interpreter ignores `other` for bf16 loads).
             x = tl.where(mask, x, 1)
         if REDUCE:
-            carry = carry * tl.reduce(x, 0, mul_combine)
+            carry = carry * tl.reduce(x, 1, mul_combine, keep_dims=True)
         else:
-            y, inclusive = scan_tile(x, carry[None, :], order[:, None], 0, 0, EXCLUSIVE, False)
-            tl.store(y_cols[None, :] + steps[:, None] * inner, y.to(OUT), mask=mask)
-            carry = leaving(inclusive, order[:, None], 0, 0, False)
+            y, inclusive = scan_tile(x, carry, order, 0, 1, EXCLUSIVE, False)
+            tl.store(y_cols + steps * inner, y.to(OUT), mask=mask)
+            carry = leaving(inclusive, order, 0, 1, False)[:, None, :]
     if REDUCE:
         tl.store(y_ptr + (outer * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
 
@@ -411,8 +420,19 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
         chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
         ACC=triton_dtype(acc), BLOCK_L=block_l, BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None,
         STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse,
+        RUN=column_run(block_i, num_warps, num_stages, reverse),
     )
     return scan_cols_kernel[grid](**args, num_warps=num_warps), grid, args
+
+
+def column_run(block_i, num_warps, num_stages, reverse):
+    """RUN of scan_cols_kernel for a tile of `block_i` columns: the columns each lane owns, or
+    block_i itself (lanes split the columns, 16 bytes each) where the tile is pipelined, too narrow
+    or walked backwards. Measured on 64 x 4096 x 1024 fp32: runs of two on 64 columns 0.93, lanes
+    of 16 bytes on 128 columns in three stages 0.90; in runs the pipelined tiles fall to 0.54-0.70,
+    and tiles walked backwards are held whole in registers (dispatch.tile_settings)."""
+    lanes = 32 * num_warps
+    return block_i if num_stages > 1 or reverse or block_i < 2 * lanes else block_i // lanes
 
 
 def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
@@ -442,9 +462,10 @@ def tile_settings(capability, itemsize):
     """Launch settings for a GPU generation and an element size, by name:
     row_step: longest step along a row, in elements; row_values: elements a thread holds of a
     one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
-    col_tile_bytes: bytes of a column tile (a step of 128 columns); col_thread_bytes: bytes of it a
-    thread holds (sets its warps); row_stages, col_stages: tiles a program has in flight (above 1,
-    Triton's pipeliner loads the next tiles through shared memory while one is scanned);
+    cols, reverse_cols: a wide column tile, for forward and reverse scans, as (columns, bytes of a
+    step, bytes of a step a thread holds (sets the warps), steps in flight); row_stages: a row
+    walk's steps in flight (above 1, Triton's pipeliner loads the next tiles through shared memory
+    while one is scanned);
     split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
     lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
     the single-pass scan; backward_window: the tiles a group of the single-pass gradient.
@@ -452,13 +473,17 @@ def tile_settings(capability, itemsize):
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
       16-bit types at 2048-element steps of 4 warps; 8-byte types at 4096.
-    - Column tiles of 128 columns run best 32 rows a step with three steps in flight and about 512
-      bytes of a step a thread: fp32 dim 0 of 32768^2 0.935-0.949 (one 64-row step: 0.938), fp64
-      dim 0 of 16384^2 0.950 (0.873), fp32 64 x 4096 x 1024 0.902 (0.894). Three 32 KB fp32 stages
-      leave too few programs a multiprocessor (0.38).
+    - fp32 and 16-bit column tiles run best 64 columns wide on one warp, each lane owning two whole
+      columns (kernels/cols.py: column_run), 64 rows a step, no stages: fp32 64 x 4096 x 1024 0.929
+      (128 columns in three stages: 0.896), dim 0 of 32768^2 0.947 (0.935), 8 x 65536 x 4096 0.941
+      (0.929), bf16 dim 0 of 32768^2 0.711 (0.533). fp64 keeps 128 columns, 32 rows a step, three
+      steps in flight on two warps: dim 0 of 16384^2 0.952 (in runs: 0.865). Reverse scans keep
+      that layout for every type (fp32 dim 0 of 32768^2 0.943; in runs, which a tile walked
+      backwards holds whole in registers: 0.740 on a quarter of the tile).
     - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
-    - The single pass: groups of 64 tiles in super-groups of 64 groups, 1-D 2^28 fp32 0.683, bf16
-      0.643 (one chain of groups of 256: 0.660, 0.595). The gradient's chain: groups of 256.
+    - The single pass: groups of 64 tiles in super-groups of 64 groups, 128 bytes of a tile a
+      thread, 1-D 2^28 fp32 0.731, bf16 0.636 (one chain of groups of 256: 0.660, 0.595). The
+      gradient's chain: groups of 256.
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -467,15 +492,18 @@ def tile_settings(capability, itemsize):
     if capability == (0, 0):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
         row_step = 2048
-    # Column tiles of 32 rows in three stages: 16 KB of fp32 on one warp, 32 KB of fp64 on two.
-    # 16-bit column tiles keep one 32 KB stage of 4 warps (0.53; 0.33 at 2 warps; not understood).
-    col_tile_bytes, col_thread_bytes, col_stages = {2: (32 * 1024, 128, 1), 8: (32 * 1024, 512, 3)}.get(
-        itemsize, (16 * 1024, 512, 3))
+    # Column tiles: fp32 16 KB (64 columns by 64 rows) and 16-bit 8 KB on one warp, each lane two
+    # whole columns; 8-byte types, and every reverse scan, 128 columns of 16 bytes a lane (16-bit:
+    # 8 KB on one warp; the others 32 rows on a thread's 512 bytes, in three stages).
+    lanes = {1: (128, 8 * 1024, 256, 1), 2: (128, 8 * 1024, 256, 1), 8: (128, 32 * 1024, 512, 3)}.get(
+        itemsize, (128, 16 * 1024, 512, 3))
+    runs = {1: (64, 8 * 1024, 256, 1), 2: (64, 8 * 1024, 256, 1)}.get(itemsize, (64, 16 * 1024, 512, 1))
+    cols, reverse_cols = (lanes if itemsize == 8 else runs), lanes
     if capability < (9, 0):
         # sm_89 has 100 KB of shared memory a multiprocessor: at most 64 KB of stages per program.
-        col_stages = min(col_stages, 64 * 1024 // col_tile_bytes)
-    return dict(row_step=row_step, row_values=row_values, short_tile=2048, col_tile_bytes=col_tile_bytes,
-                col_thread_bytes=col_thread_bytes, row_stages=3 if itemsize <= 2 else 1, col_stages=col_stages,
+        cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]
+    return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
+                row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=64, lookback_groups=64,
                 backward_window=256)
 
@@ -499,8 +527,10 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     """
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
-        settings["row_step"] = min(settings["row_step"], 8192)
-        settings["row_values"] //= 4
+        # 8-byte types in steps of 2048 on 4 warps: 4096 on 8 warps spills in the reverse split's
+        # second pass on sm_90 (ptxas keeps 128 registers there).
+        settings["row_step"] = min(settings["row_step"], 8192 if itemsize <= 4 else 2048)
+        settings["row_values"] //= 4 if itemsize <= 4 else 2
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
@@ -523,25 +553,30 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             kind = "lookback"
             n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings["lookback_step"],
                                                                settings["lookback_window"], settings["lookback_groups"])
-            num_warps, num_stages = max(1, block_l // (32 * 64)), 1
+            # 128 bytes of the tile a thread, 256 for a reverse scan (fp32 4096 on 4 warps 0.727, on 2
+            # 0.680; reverse 0.657 and 0.674; bf16 on 2 warps 0.636, on 4 0.530): registers bound
+            # how many tiles a multiprocessor holds.
+            thread_bytes = 256 if reverse else 128
+            num_warps, num_stages = max(1, block_l * itemsize // (32 * thread_bytes)), 1
     else:
         kind = "cols"
-        # 128 neighbouring columns a program: a warp's 32 threads then each own whole columns of
-        # the tile and scan them in order, as torch does (narrower tiles scan across threads and
-        # lose accuracy).
-        block_a = min(next_power_of_2(inner), 128)
+        width, wide_tile_bytes, wide_thread_bytes, stages = settings["reverse_cols" if reverse else "cols"]
+        # `width` neighbouring columns a program: each thread then owns whole columns of the tile
+        # and scans them in order, as torch does (narrower tiles scan across threads and lose
+        # accuracy).
+        block_a = min(next_power_of_2(inner), width)
         # Narrower tiles are scanned across threads anyway: one 32 KB step a time on 4 warps ((16M, 4)
         # dim 0: 0.19 on 2 warps, where ptxas spills 1.4 KB a thread; 16 KB in three stages on one
         # warp: 0.12).
-        wide = block_a == 128
-        tile_bytes = settings["col_tile_bytes"] if wide else 16 * 1024
+        wide = block_a == width
+        tile_bytes = wide_tile_bytes if wide else 16 * 1024
         block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = n_outer * ceil_div(inner, block_a)
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
-        thread_bytes = settings["col_thread_bytes"] if wide else 128
+        thread_bytes = wide_thread_bytes if wide else 128
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
-        num_stages = settings["col_stages"] if wide and chunk > block_l else 1
+        num_stages = stages if wide and chunk > block_l else 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 

@@ -113,3 +113,20 @@ def test_autograd_and_out_are_not_replayed(full_path):
     (grad,) = torch.autograd.grad(y.sum(), w)
     assert torch.isfinite(grad).all()
     assert len(full_path) == 1  # out= and autograd calls do not go through replay.record at all
+
+
+def test_replay_calls_launch_hooks(full_path):
+    # A profiler listening to Triton's launches (knobs.runtime.launch_enter_hook) still hears replays.
+    from triton import knobs
+
+    x = make((8, 128), torch.float32, 1)
+    first = cumprod(x, 1)
+    heard = []
+    hook = lambda metadata: heard.append(metadata)
+    knobs.runtime.launch_enter_hook.add(hook)
+    try:
+        again = cumprod(x, 1)
+    finally:
+        knobs.runtime.launch_enter_hook.remove(hook)
+    assert len(full_path) == 1 and len(heard) == 1
+    assert_identical(again, first)

@@ -2,12 +2,15 @@
 the checks, the plan and Triton's dispatch take tens of microseconds against a kernel of a few. So
 an eager call whose scan was one launch of the rows or columns kernel on the input itself is
 remembered by everything that decided that launch (device, dtypes, shape, strides, alignment, dim,
-options), and the next call with the same key launches the compiled kernel again directly."""
+options), and the next call with the same key launches the compiled kernel again directly: through
+the C launcher Triton built for it, with the pointers as integers (a tensor there costs a driver
+query each), where Triton's own per-launch Python (hooks, scratch buffers) has nothing to do."""
 import torch
+from triton import knobs
 
 from .forward import run_forward
 
-# key -> (launcher of the compiled kernel on its grid, output dtype, the arguments after x, y, prefix)
+# key -> (launch(x, y) of the compiled kernel on its grid, output dtype)
 _launches = {}
 MAX_LAUNCHES = 4096  # layouts remembered; past that the memory starts over
 
@@ -26,9 +29,10 @@ def replay(input, dim, dtype, exclusive, reverse):
     launch = _launches.get(_key(input, dim, dtype, exclusive, reverse))
     if launch is None:
         return None
-    run, out_dtype, args = launch
-    y = torch.empty(input.shape, dtype=out_dtype, device=input.device)
-    run(input, y, y, *args)
+    run, out_dtype = launch
+    # torch.empty_like costs half of torch.empty(shape, dtype=, device=).
+    y = torch.empty_like(input, dtype=out_dtype, memory_format=torch.contiguous_format)
+    run(input.data_ptr(), y.data_ptr())
     return y
 
 
@@ -36,9 +40,33 @@ def record(input, dim, dtype, exclusive, reverse, out_dtype):
     """cumprod by forward.run_forward, remembering its launch for replay where there was one."""
     y, launch = run_forward(input, dim, out_dtype, exclusive=exclusive, reverse=reverse)
     if launch is not None and input.is_cuda:
-        compiled, grid, args = launch
         if len(_launches) >= MAX_LAUNCHES:
             _launches.clear()
-        run = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # a compiled kernel's launcher takes three grid sizes
-        _launches[_key(input, dim, dtype, exclusive, reverse)] = (run, out_dtype, list(args.values())[3:])
+        _launches[_key(input, dim, dtype, exclusive, reverse)] = (launcher(*launch), out_dtype)
     return y
+
+
+def launcher(compiled, grid, args):
+    """launch(x_pointer, y_pointer): the compiled kernel on `grid` with `args` (in the kernel's order:
+    x, y, the prefix, then the rest), y also standing for the prefix, as a record()ed launch has none."""
+    grid = tuple(grid) + (1,) * (3 - len(grid))
+    rest = list(args.values())[3:]
+    runner = compiled[grid]  # Triton's own path: it also loads the kernel onto the device
+    runtime = knobs.runtime
+    c_launch = getattr(compiled.run, "launch", None)
+    direct = (c_launch is not None and not getattr(compiled.run, "global_scratch_size", 1)
+              and not getattr(compiled.run, "profile_scratch_size", 1)
+              and hasattr(runtime.launch_enter_hook, "calls") and hasattr(runtime.launch_exit_hook, "calls"))
+    if not direct:  # a Triton whose launcher this module does not know: its own path
+        return lambda x, y: runner(x, y, y, *rest)
+    function, metadata = compiled.function, compiled.packed_metadata
+    cooperative, pdl = compiled.run.launch_cooperative_grid, compiled.run.launch_pdl
+    current_stream, current_device = torch._C._cuda_getCurrentRawStream, torch._C._cuda_getDevice
+
+    def launch(x, y):
+        if runtime.launch_enter_hook.calls or runtime.launch_exit_hook.calls:
+            return runner(x, y, y, *rest)  # a profiler listens: Triton's path calls it
+        c_launch(*grid, current_stream(current_device()), function, cooperative, pdl, None, None, metadata, None, None,
+                 None, x, y, y, *rest)
+
+    return launch
