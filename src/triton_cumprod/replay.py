@@ -2,15 +2,19 @@
 the checks, the plan and Triton's dispatch take tens of microseconds against a kernel of a few. So
 an eager call whose scan was one launch of the rows or columns kernel on the input itself is
 remembered by everything that decided that launch (device, dtypes, shape, strides, alignment, dim,
-options), and the next call with the same key launches the compiled kernel again directly: through
-the C launcher Triton built for it, with the pointers as integers (a tensor there costs a driver
-query each), where Triton's own per-launch Python (hooks, scratch buffers) has nothing to do."""
+options), and the next call with the same key launches the compiled kernel again directly, through
+launch.c: its parameters packed once, the two pointers written in per call."""
+import functools
+import re
+import struct
+from pathlib import Path
+
 import torch
 from triton import knobs
 
 from .forward import run_forward
 
-# key -> (launch(x, y) of the compiled kernel on its grid, output dtype)
+# key -> (launch(x, y) of the compiled kernel on its grid, for device addresses x and y; output dtype)
 _launches = {}
 MAX_LAUNCHES = 4096  # layouts remembered; past that the memory starts over
 
@@ -47,26 +51,76 @@ def record(input, dim, dtype, exclusive, reverse, out_dtype):
 
 
 def launcher(compiled, grid, args):
-    """launch(x_pointer, y_pointer): the compiled kernel on `grid` with `args` (in the kernel's order:
-    x, y, the prefix, then the rest), y also standing for the prefix, as a record()ed launch has none."""
+    """launch(x, y): the compiled kernel on `grid` with `args` (in the kernel's order: x, y, the
+    prefix, then the rest), y also standing for the prefix, as a record()ed launch has none.
+    Through launch.c where it packs this kernel's parameters, else Triton's own launcher."""
     grid = tuple(grid) + (1,) * (3 - len(grid))
     rest = list(args.values())[3:]
-    runner = compiled[grid]  # Triton's own path: it also loads the kernel onto the device
-    runtime = knobs.runtime
-    c_launch = getattr(compiled.run, "launch", None)
-    direct = (c_launch is not None and not getattr(compiled.run, "global_scratch_size", 1)
-              and not getattr(compiled.run, "profile_scratch_size", 1)
-              and hasattr(runtime.launch_enter_hook, "calls") and hasattr(runtime.launch_exit_hook, "calls"))
-    if not direct:  # a Triton whose launcher this module does not know: its own path
+    runner = compiled[grid]  # Triton's path; it also loads the kernel onto the device
+    packed = pack(compiled, grid, args)
+    if packed is None:
         return lambda x, y: runner(x, y, y, *rest)
-    function, metadata = compiled.function, compiled.packed_metadata
-    cooperative, pdl = compiled.run.launch_cooperative_grid, compiled.run.launch_pdl
+    native, runtime = _native(), knobs.runtime
     current_stream, current_device = torch._C._cuda_getCurrentRawStream, torch._C._cuda_getDevice
 
     def launch(x, y):
         if runtime.launch_enter_hook.calls or runtime.launch_exit_hook.calls:
             return runner(x, y, y, *rest)  # a profiler listens: Triton's path calls it
-        c_launch(*grid, current_stream(current_device()), function, cooperative, pdl, None, None, metadata, None, None,
-                 None, x, y, y, *rest)
+        native.launch(packed, current_stream(current_device()), x, y)
 
     return launch
+
+
+@functools.cache
+def _native():
+    """launch.c, built by Triton's module builder (cached like Triton's own launchers), or None where
+    it cannot be built: replays then go through Triton's launcher."""
+    try:
+        from triton.backends.nvidia.driver import include_dirs, libraries, library_dirs
+        from triton.runtime.build import compile_module_from_src
+
+        source = (Path(__file__).parent / "launch.c").read_text()
+        return compile_module_from_src(source, "cumprod_launch", library_dirs(), include_dirs, libraries)
+    except Exception:  # no C compiler, or a Triton without these builders
+        return None
+
+
+PTX_PARAM = re.compile(r"\.param\s+\.[bsu](32|64)\b")
+SLOT_FORMATS = {"i32": "<i4x", "u32": "<I4x", "i64": "<q", "u64": "<Q"}
+
+
+def pack(compiled, grid, args):
+    """launch.c's packed launch of `compiled` on `grid`: every parameter in an 8-byte slot, as
+    Triton passes them (its specialisation dropped integers equal to 1 and the constexprs, and
+    two scratch pointers follow the arguments), or None where the kernel's parameters are anything
+    but the three pointers and integers, or its PTX declares other parameters."""
+    signature = getattr(getattr(compiled, "src", None), "signature", None)
+    launcher = compiled.run
+    native = _native()
+    if (native is None or not isinstance(signature, dict) or getattr(launcher, "global_scratch_size", 1)
+            or getattr(launcher, "profile_scratch_size", 1) or getattr(launcher, "launch_cooperative_grid", 1)
+            or getattr(launcher, "launch_pdl", 1) or compiled.metadata.num_ctas != 1
+            or not hasattr(knobs.runtime.launch_enter_hook, "calls")):
+        return None
+    slots, bits, pointers = [], [], []
+    for name, value in args.items():
+        kind = signature.get(name)
+        if kind == "constexpr":
+            continue
+        if isinstance(kind, str) and kind.startswith("*"):
+            pointers.append(len(slots))
+            slots.append(struct.pack("<Q", 0))
+            bits.append("64")
+        elif kind in SLOT_FORMATS:
+            slots.append(struct.pack(SLOT_FORMATS[kind], value))
+            bits.append(kind[1:])
+        else:
+            return None
+    slots += [struct.pack("<Q", 0)] * 2
+    bits += ["64"] * 2
+    ptx = compiled.asm.get("ptx", "")
+    entry = ptx.find(".entry")
+    if len(pointers) != 3 or entry < 0 or PTX_PARAM.findall(ptx[entry:ptx.find(")", entry)]) != bits:
+        return None
+    return native.make(compiled.function, *grid, 32 * compiled.metadata.num_warps, compiled.metadata.shared,
+                       b"".join(slots), *pointers)
