@@ -95,11 +95,12 @@ def pack(compiled, grid, args):
     two scratch pointers follow the arguments), or None where the kernel's parameters are anything
     but the three pointers and integers, or its PTX declares other parameters."""
     signature = getattr(getattr(compiled, "src", None), "signature", None)
-    launcher = compiled.run
+    triton_launcher = compiled.run
     native = _native()
-    if (native is None or not isinstance(signature, dict) or getattr(launcher, "global_scratch_size", 1)
-            or getattr(launcher, "profile_scratch_size", 1) or getattr(launcher, "launch_cooperative_grid", 1)
-            or getattr(launcher, "launch_pdl", 1) or compiled.metadata.num_ctas != 1
+    if (native is None or not isinstance(signature, dict) or getattr(triton_launcher, "global_scratch_size", 1)
+            or getattr(triton_launcher, "profile_scratch_size", 1)
+            or getattr(triton_launcher, "launch_cooperative_grid", 1) or getattr(triton_launcher, "launch_pdl", 1)
+            or compiled.metadata.num_ctas != 1
             or not hasattr(knobs.runtime.launch_enter_hook, "calls")):
         return None
     slots, bits, pointers = [], [], []
