@@ -20,6 +20,14 @@ def pick(values, where, axis: tl.constexpr, keep_dims: tl.constexpr = False):
 
 
 @triton.jit
+def arrival(pid_c, n_chunks, REVERSE: tl.constexpr):
+    # The chunk of a split line whose inclusive product is chunk pid_c's carry (the one the scan
+    # arrives from), and whether there is one.
+    arrive = pid_c + 1 if REVERSE else pid_c - 1
+    return arrive, (arrive >= 0) & (arrive < n_chunks)
+
+
+@triton.jit
 def exclusive_combine(p1, e1, p2, e2):
     # A run as (p, e): the product of all of it and of all but its last element.
     return p1 * p2, p1 * e2
@@ -124,9 +132,8 @@ def scan_rows_kernel(
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
-        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
-        inside = row_mask & (arrive >= 0) & (arrive < n_chunks)
-        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=inside, other=1).to(ACC)
+        arrive, arrives = arrival(pid_c, n_chunks, REVERSE)
+        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=row_mask & arrives, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
@@ -210,9 +217,9 @@ def scan_cols_kernel(
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
     if HAS_PREFIX:
-        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
-        inside = col_mask & (arrive >= 0) & (arrive < n_chunks)
-        carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=inside, other=1).to(ACC)
+        arrive, arrives = arrival(pid_c, n_chunks, REVERSE)
+        carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=col_mask & arrives,
+                        other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_I // RUN, 1, RUN], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi
@@ -435,13 +442,19 @@ def column_run(block_i, num_warps, num_stages, reverse):
     return block_i if num_stages > 1 or reverse or block_i < 2 * lanes else block_i // lanes
 
 
+def lookback_state(device, n_rows, tiles_per_row, window, groups=None):
+    """The zeroed int64 words a single pass publishes in (lookback_tile): the counter, a word per
+    tile, per group of `window` tiles and, given `groups`, per super-group of `groups` groups."""
+    n_groups = ceil_div(tiles_per_row, window)
+    n_super = ceil_div(n_groups, groups) if groups else 0
+    return torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=device)
+
+
 def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
     tiles_per_row, GROUPS, WINDOW, BLOCK_L, num_warps, 1)."""
     _, tiles_per_row, groups, window, block_l, num_warps, _ = plan
-    n_groups = ceil_div(tiles_per_row, window)
-    n_super = ceil_div(n_groups, groups)
-    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=x.device)
+    state = lookback_state(x.device, n_rows, tiles_per_row, window, groups)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
         OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
@@ -495,10 +508,10 @@ def tile_settings(capability, itemsize):
     # Column tiles: fp32 16 KB (64 columns by 64 rows) and 16-bit 8 KB on one warp, each lane two
     # whole columns; 8-byte types, and every reverse scan, 128 columns of 16 bytes a lane (16-bit:
     # 8 KB on one warp; the others 32 rows on a thread's 512 bytes, in three stages).
-    lanes = {1: (128, 8 * 1024, 256, 1), 2: (128, 8 * 1024, 256, 1), 8: (128, 32 * 1024, 512, 3)}.get(
+    reverse_cols = {1: (128, 8 * 1024, 256, 1), 2: (128, 8 * 1024, 256, 1), 8: (128, 32 * 1024, 512, 3)}.get(
         itemsize, (128, 16 * 1024, 512, 3))
-    runs = {1: (64, 8 * 1024, 256, 1), 2: (64, 8 * 1024, 256, 1)}.get(itemsize, (64, 16 * 1024, 512, 1))
-    cols, reverse_cols = (lanes if itemsize == 8 else runs), lanes
+    cols = {1: (64, 8 * 1024, 256, 1), 2: (64, 8 * 1024, 256, 1), 8: reverse_cols}.get(
+        itemsize, (64, 16 * 1024, 512, 1))
     if capability < (9, 0):
         # sm_89 has 100 KB of shared memory a multiprocessor: at most 64 KB of stages per program.
         cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]

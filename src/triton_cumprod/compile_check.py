@@ -39,7 +39,8 @@ POINTER_TYPES = {
 
 def _signature(kernel, args, kwargs):
     """Triton's specialisation of a launch, as its launcher would make it: pointers and integers
-    divisible by 16 get the divisibility hint, integers equal to 1 become constants."""
+    divisible by 16 get the divisibility hint, integers equal to 1 become constants. Returns the
+    signature, the constants, the attributes and the kernel's own constexpr arguments."""
     names = kernel.arg_names
     values = {**dict(zip(names, args)), **kwargs}
     constexprs = {p.name: values[p.name] for p in kernel.params if p.is_constexpr}
@@ -58,7 +59,7 @@ def _signature(kernel, args, kwargs):
     for name in constexprs:
         signature[name] = "constexpr"
     attrs = {(names.index(name),): [["tt.divisibility", 16]] for name in aligned}
-    return {name: signature[name] for name in names}, constants, attrs
+    return {name: signature[name] for name in names}, constants, attrs, constexprs
 
 
 def _vector_bits(ptx, op):
@@ -98,8 +99,7 @@ class _Compiler:
 
     def __getitem__(self, grid):
         def compile_launch(*args, num_warps=4, **kwargs):
-            signature, constants, attrs = _signature(self.kernel, args, kwargs)
-            constexprs = {p.name: constants[p.name] for p in self.kernel.params if p.is_constexpr}
+            signature, constants, attrs, constexprs = _signature(self.kernel, args, kwargs)
             source = ASTSource(self.kernel, signature, constants, attrs)
             compiled = triton.compile(source, target=GPUTarget("cuda", self.arch, 32), options={"num_warps": num_warps})
             ptx = compiled.asm["ptx"]

@@ -44,10 +44,10 @@ def tile_settings(capability, itemsize):
     # Column tiles: fp32 16 KB (64 columns by 64 rows) and 16-bit 8 KB on one warp, each lane two
     # whole columns; 8-byte types, and every reverse scan, 128 columns of 16 bytes a lane (16-bit:
     # 8 KB on one warp; the others 32 rows on a thread's 512 bytes, in three stages).
-    lanes = {1: (128, 8 * 1024, 256, 1), 2: (128, 8 * 1024, 256, 1), 8: (128, 32 * 1024, 512, 3)}.get(
+    reverse_cols = {1: (128, 8 * 1024, 256, 1), 2: (128, 8 * 1024, 256, 1), 8: (128, 32 * 1024, 512, 3)}.get(
         itemsize, (128, 16 * 1024, 512, 3))
-    runs = {1: (64, 8 * 1024, 256, 1), 2: (64, 8 * 1024, 256, 1)}.get(itemsize, (64, 16 * 1024, 512, 1))
-    cols, reverse_cols = (lanes if itemsize == 8 else runs), lanes
+    cols = {1: (64, 8 * 1024, 256, 1), 2: (64, 8 * 1024, 256, 1), 8: reverse_cols}.get(
+        itemsize, (64, 16 * 1024, 512, 1))
     if capability < (9, 0):
         # sm_89 has 100 KB of shared memory a multiprocessor: at most 64 KB of stages per program.
         cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]

@@ -19,24 +19,25 @@ _launches = {}
 MAX_LAUNCHES = 4096  # layouts remembered; past that the memory starts over
 
 
-def _key(input, dim, dtype, exclusive, reverse):
+def _key(input, pointer, dim, dtype, exclusive, reverse):
     # Triton specialises a launch on its integers (from shape and strides here) and on whether each
-    # pointer is 16-byte aligned: the output is a fresh allocation, the input may be a view. A
-    # negative-bit view is read through a copy, so it is never recorded; its key must not match.
-    return (input.device, input.dtype, input.shape, input.stride(), input.data_ptr() % 16 == 0, input.is_neg(), dim,
-            dtype, exclusive, reverse)
+    # pointer is 16-byte aligned: the output is a fresh allocation, the input (at `pointer`) may be a
+    # view. A negative-bit view is read through a copy, so it is never recorded; its key must not match.
+    return (input.device, input.dtype, input.shape, input.stride(), pointer % 16 == 0, input.is_neg(), dim, dtype,
+            exclusive, reverse)
 
 
 def replay(input, dim, dtype, exclusive, reverse):
     """The result of cumprod(input, dim, dtype=dtype, ...) by the launch remembered for this key, or
     None if there is none. Only for eager calls without out= that autograd does not record."""
-    launch = _launches.get(_key(input, dim, dtype, exclusive, reverse))
+    pointer = input.data_ptr()
+    launch = _launches.get(_key(input, pointer, dim, dtype, exclusive, reverse))
     if launch is None:
         return None
     run, out_dtype = launch
     # torch.empty_like costs half of torch.empty(shape, dtype=, device=).
     y = torch.empty_like(input, dtype=out_dtype, memory_format=torch.contiguous_format)
-    run(input.data_ptr(), y.data_ptr())
+    run(pointer, y.data_ptr())
     return y
 
 
@@ -46,7 +47,7 @@ def record(input, dim, dtype, exclusive, reverse, out_dtype):
     if launch is not None and input.is_cuda:
         if len(_launches) >= MAX_LAUNCHES:
             _launches.clear()
-        _launches[_key(input, dim, dtype, exclusive, reverse)] = (launcher(*launch), out_dtype)
+        _launches[_key(input, input.data_ptr(), dim, dtype, exclusive, reverse)] = (launcher(*launch), out_dtype)
     return y
 
 

@@ -1,4 +1,3 @@
-import torch
 import triton
 import triton.language as tl
 
@@ -6,7 +5,7 @@ from .cols import column_block
 from .rows import row_block
 from ..dispatch import ceil_div
 from .combine import accumulator_dtype, exclusive_combine, pick, triton_dtype
-from .lookback import lookback_tile, wait_all, wait_one
+from .lookback import lookback_state, lookback_tile, wait_all, wait_one
 
 
 @triton.jit
@@ -280,8 +279,7 @@ def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan):
     """The gradient of cumprod over rows of contiguous (n_rows, length) tensors into `gx` in one pass,
     with the tile sizes of `plan` = ("lookback", tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
     _, tiles_per_row, _, window, block_l, num_warps = plan
-    n_groups = ceil_div(tiles_per_row, window)
-    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups), dtype=torch.int64, device=x.device)
+    state = lookback_state(x.device, n_rows, tiles_per_row, window)
     backward_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, g, gx, state, n_rows, length, tiles_per_row,
         OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, num_warps=num_warps,

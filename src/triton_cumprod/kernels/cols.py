@@ -2,7 +2,7 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, aggregate_dtype, leaving, mul_combine, scan_tile, triton_dtype
+from .combine import accumulator_dtype, aggregate_dtype, arrival, leaving, mul_combine, scan_tile, triton_dtype
 
 
 @triton.jit
@@ -52,9 +52,9 @@ def scan_cols_kernel(
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
     if HAS_PREFIX:
-        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
-        inside = col_mask & (arrive >= 0) & (arrive < n_chunks)
-        carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=inside, other=1).to(ACC)
+        arrive, arrives = arrival(pid_c, n_chunks, REVERSE)
+        carry = tl.load(prefix_ptr + (outer * n_chunks + arrive) * inner + cols, mask=col_mask & arrives,
+                        other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_I // RUN, 1, RUN], 1, ACC)
     x_cols = x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi

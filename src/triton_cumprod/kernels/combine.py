@@ -17,6 +17,14 @@ def pick(values, where, axis: tl.constexpr, keep_dims: tl.constexpr = False):
 
 
 @triton.jit
+def arrival(pid_c, n_chunks, REVERSE: tl.constexpr):
+    # The chunk of a split line whose inclusive product is chunk pid_c's carry (the one the scan
+    # arrives from), and whether there is one.
+    arrive = pid_c + 1 if REVERSE else pid_c - 1
+    return arrive, (arrive >= 0) & (arrive < n_chunks)
+
+
+@triton.jit
 def exclusive_combine(p1, e1, p2, e2):
     # A run as (p, e): the product of all of it and of all but its last element.
     return p1 * p2, p1 * e2

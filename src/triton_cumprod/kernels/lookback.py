@@ -122,13 +122,19 @@ def scan_lookback_kernel(
     tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
 
 
+def lookback_state(device, n_rows, tiles_per_row, window, groups=None):
+    """The zeroed int64 words a single pass publishes in (lookback_tile): the counter, a word per
+    tile, per group of `window` tiles and, given `groups`, per super-group of `groups` groups."""
+    n_groups = ceil_div(tiles_per_row, window)
+    n_super = ceil_div(n_groups, groups) if groups else 0
+    return torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=device)
+
+
 def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
     """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
     tiles_per_row, GROUPS, WINDOW, BLOCK_L, num_warps, 1)."""
     _, tiles_per_row, groups, window, block_l, num_warps, _ = plan
-    n_groups = ceil_div(tiles_per_row, window)
-    n_super = ceil_div(n_groups, groups)
-    state = torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=x.device)
+    state = lookback_state(x.device, n_rows, tiles_per_row, window, groups)
     scan_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
         OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,

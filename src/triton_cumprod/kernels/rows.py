@@ -2,7 +2,7 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import (accumulator_dtype, aggregate_dtype, leaving, leaving_mirrored, mirrored, mul_combine,
+from .combine import (accumulator_dtype, aggregate_dtype, arrival, leaving, leaving_mirrored, mirrored, mul_combine,
                       run_length, scan_mirrored, scan_tile, triton_dtype)
 
 
@@ -42,9 +42,8 @@ def scan_rows_kernel(
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     if HAS_PREFIX:
-        arrive = pid_c + 1 if REVERSE else pid_c - 1  # the chunk the scan arrives from
-        inside = row_mask & (arrive >= 0) & (arrive < n_chunks)
-        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=inside, other=1).to(ACC)
+        arrive, arrives = arrival(pid_c, n_chunks, REVERSE)
+        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=row_mask & arrives, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
     x_rows = x_ptr + rows[:, None] * stride_xr
