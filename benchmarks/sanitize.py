@@ -33,21 +33,26 @@ OPTION_CASES = [
     ("rows split (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
 ]
 
+# (name, shape, dim, exclusive, reverse)
 BACKWARD_CASES = [
-    ("gradient, rows", (3, 20001), 1),
-    ("gradient, short rows", (1001, 37), 1),
-    ("gradient, single pass", (1000003,), 0),
-    ("gradient, cols", (77, 513, 131), 1),
-    ("gradient, cols split", (200003, 3), 0),
+    ("gradient, rows", (3, 20001), 1, False, False),
+    ("gradient, short rows", (1001, 37), 1, False, False),
+    ("gradient, single pass", (1000003,), 0, False, False),
+    ("gradient, cols", (77, 513, 131), 1, False, False),
+    ("gradient, cols split", (200003, 3), 0, False, False),
+    ("gradient, rows, exclusive", (3, 20001), 1, True, False),
+    ("gradient, rows, reverse", (3, 20001), 1, False, True),
+    ("gradient, single pass, both", (1000003,), 0, True, True),
+    ("gradient, cols split, both", (200003, 3), 0, True, True),
 ]
 
 
-def check_backward(name, shape, dim):
+def check_backward(name, shape, dim, exclusive, reverse):
     x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).requires_grad_()
     g = torch.rand(shape, device="cuda")
-    (ours,) = torch.autograd.grad(cumprod(x, dim), x, g)
+    (ours,) = torch.autograd.grad(cumprod(x, dim, exclusive=exclusive, reverse=reverse), x, g)
     xd = x.detach().double().requires_grad_()
-    (ref,) = torch.autograd.grad(torch.cumprod(xd, dim), xd, g.double())
+    (ref,) = torch.autograd.grad(torch_scan(xd, dim, {}, exclusive, reverse), xd, g.double())
     ok = ((ours.double() - ref).abs().max() <= 1e-4 * ref.abs().max()).item()
     print(f"{name:<28} {tuple(shape)} dim {dim}: {'ok' if ok else 'WRONG'}", flush=True)
     return ok

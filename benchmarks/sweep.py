@@ -79,7 +79,7 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
 
 
 def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.float32), ((1000003,), torch.float32),
-                           ((1 << 28,), torch.bfloat16)), steps=(4096,), windows=(64, 256), groups=(1, 16, 64)):
+                           ((1 << 28,), torch.bfloat16)), steps=(4096,), windows=(64, 128, 256), groups=(8, 64)):
     """The single-pass scan (kernels/lookback.py) per tile, group and super-group size: ratio to
     x.clone(), error in eps next to torch's, and whether ten runs give bitwise the same output."""
     real = dispatch.tile_settings
@@ -187,8 +187,8 @@ def host_table(shapes=((8, 128), (4096, 192), (1024, 1024))):
 
 def sweep_options(cases=(((32768, 32768), 1), ((32768, 32768), 0), ((1 << 28,), 0))):
     """exclusive and reverse per layout (the prompt's, its dim 0, and 1-D through the single pass;
-    torch.rand input): ratio to x.clone(); and the error in eps on 64 lines of factors near one
-    next to the plain scan's."""
+    torch.rand input): ratio to x.clone(); the error in eps on 64 lines of factors near one next to
+    the plain scan's; and the gradient's ratio to two copies (autograd.cumprod_backward)."""
     for shape, dim in cases:
         x = torch.rand(shape, device="cuda")
         lines = shape if len(shape) == 1 else (64, shape[1]) if dim else (shape[0], 64)
@@ -198,8 +198,11 @@ def sweep_options(cases=(((32768, 32768), 1), ((32768, 32768), 0), ((1 << 28,), 
         for exclusive, reverse in itertools.product((False, True), (False, True)):
             run = lambda: cumprod(x, dim, exclusive=exclusive, reverse=reverse)
             error = error_eps(cumprod(near, dim, exclusive=exclusive, reverse=reverse), near, dim, 64, exclusive, reverse)
+            y, g = run(), torch.rand_like(x)
+            backward = lambda: autograd.cumprod_backward(x, y, g, dim, torch.float32, exclusive, reverse)
             print(f"   exclusive={exclusive!s:<5} reverse={reverse!s:<5} ratio {t_copy / time_ms(run):.3f}  "
-                  f"error {error:.0f} eps", flush=True)
+                  f"error {error:.0f} eps  backward {2 * t_copy / time_ms(backward):.3f}", flush=True)
+            del y, g
         del x
 
 

@@ -494,9 +494,11 @@ def tile_settings(capability, itemsize):
       that layout for every type (fp32 dim 0 of 32768^2 0.943; in runs, which a tile walked
       backwards holds whole in registers: 0.740 on a quarter of the tile).
     - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
-    - The single pass: groups of 64 tiles in super-groups of 64 groups, 128 bytes of a tile a
-      thread, 1-D 2^28 fp32 0.731, bf16 0.636 (one chain of groups of 256: 0.660, 0.595). The
-      gradient's chain: groups of 256.
+    - The single pass: 128 bytes of a tile a thread, groups of one tile a thread of the program
+      (fp32 on 4 warps: 128; 16-bit on 2: 64) in super-groups of 8 groups: 1-D 2^28 fp32
+      0.753-0.770, 16 x 2^24 0.770-0.783, bf16 0.637 (groups of 64 in super-groups of 64: 0.724,
+      0.735, 0.640; groups of 32: 0.59; one chain of groups of 256: 0.660, 0.595). The gradient's
+      chain: groups of 256 (super-groups of 16 groups: 0.492 against 0.631).
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -517,7 +519,8 @@ def tile_settings(capability, itemsize):
         cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
-                split_programs_per_sm=4, lookback_step=4096, lookback_window=64, lookback_groups=64,
+                split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
+                lookback_groups=8,
                 backward_window=256)
 
 

@@ -18,7 +18,6 @@ from reference import (
     assert_identical,
     assert_same_exception,
     call_both,
-    interpreted,
     near_one,
     plan_like_forward,
     random_input,

@@ -46,19 +46,29 @@ def test_matches_torch_on_every_layout(layout, device):
     assert_gradient_matches(x, dim, g, label=layout)
 
 
-@pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_many_tiles_and_chunks(layout, device, monkeypatch):
-    """Small tiles and many chunks on small tensors: every carry between tiles and chunks is used."""
-    shape, dim = LAYOUTS[layout]
-
-    def small_plan(n_outer, length, inner, n_sm, capability, itemsize):
+def small_planner(row_kind):
+    """plan_backward cut small: tiles of 16 positions, chunks of three tiles; rows by `row_kind`
+    ("rows", two a program, or "line", one)."""
+    def plan(n_outer, length, inner, *_):
         block_l = 16
         chunk = 3 * block_l
-        kind = "rows" if inner == 1 else "cols"
-        block_a = 2 if inner == 1 else min(4, 1 << max(inner - 1, 0).bit_length())
+        kind = row_kind if inner == 1 else "cols"
+        block_a = {"rows": 2, "line": 1}.get(kind, min(4, 1 << max(inner - 1, 0).bit_length()))
         return kind, -(-length // chunk), chunk, block_a, block_l, 1
+    return plan
 
-    monkeypatch.setattr(autograd, "plan_backward", small_plan)
+
+def small_plans(layouts):
+    """(layout, kind) pairs: both row kernels for each layout of rows, the columns kernel for the rest."""
+    return [(name, kind) for name, (shape, dim) in sorted(layouts.items())
+            for kind in (("rows", "line") if dim % len(shape) == len(shape) - 1 else ("cols",))]
+
+
+@pytest.mark.parametrize("layout,kind", small_plans(LAYOUTS))
+def test_many_tiles_and_chunks(layout, kind, device, monkeypatch):
+    """Small tiles and many chunks on small tensors: every carry between tiles and chunks is used."""
+    shape, dim = LAYOUTS[layout]
+    monkeypatch.setattr(autograd, "plan_backward", small_planner(kind))
     x = near_one(shape, dtype=torch.float64, device=device, seed=4)
     g = near_one(shape, dtype=torch.float64, device=device, seed=5)
     assert_gradient_matches(x, dim, g, label=layout)
@@ -85,8 +95,9 @@ def test_exact_with_zeros(case, device):
     assert_gradient_matches(x.t().contiguous(), 0, g.t().contiguous(), label=f"{case}, columns")
 
 
-def test_zeros_across_chunks(device, monkeypatch):
-    monkeypatch.setattr(autograd, "plan_backward", lambda n_outer, length, inner, *_: ("rows", -(-length // 32), 32, 1, 16, 1))
+@pytest.mark.parametrize("kind", ["rows", "line"])
+def test_zeros_across_chunks(kind, device, monkeypatch):
+    monkeypatch.setattr(autograd, "plan_backward", lambda n_outer, length, inner, *_: (kind, -(-length // 32), 32, 1, 16, 1))
     x = near_one((200,), dtype=torch.float64, device=device, seed=9)
     x[[40, 41, 150]] = 0
     assert_gradient_matches(x, 0, near_one((200,), dtype=torch.float64, device=device, seed=10), label="chunks")
@@ -155,10 +166,11 @@ def test_deterministic(device):
 
 def test_plan_backward_invariants():
     # float64: rows too few for the GPU are cut in chunks (gradients computed in float32 take the
-    # look-back there, tests/test_backward_lookback.py).
-    for n_outer, length, inner in [(32768, 32768, 1), (1, 32768, 32768), (1, 1 << 28, 1), (64, 4096, 1024), (3, 50, 7)]:
+    # look-back there, tests/test_backward_lookback.py). Rows of a tile or more take one a program.
+    for n_outer, length, inner in [(32768, 32768, 1), (1, 32768, 32768), (1, 1 << 28, 1), (64, 4096, 1024), (3, 50, 7),
+                                   (5000, 300, 1), (8, 1025, 1)]:
         kind, n_chunks, chunk, block_a, block_l, num_warps = plan_backward(n_outer, length, inner, 132, (9, 0), 8)
-        assert kind == ("rows" if inner == 1 else "cols")
+        assert kind == ("cols" if inner > 1 else "line" if length > 1024 else "rows")
         assert chunk % block_l == 0 and (n_chunks - 1) * chunk < length <= n_chunks * chunk
         assert block_a & (block_a - 1) == 0 and block_l & (block_l - 1) == 0 and n_chunks <= 65535
         lines = -(-n_outer // block_a) if inner == 1 else n_outer * -(-inner // block_a)

@@ -10,6 +10,7 @@ import triton.language as tl
 from reference import assert_identical, eps, near_one
 from test_lookback import STEP, WINDOW, use_small_tiles
 from triton_cumprod import autograd, cumprod, dispatch
+from triton_cumprod.api import torch_scan
 from triton_cumprod.dispatch import plan_backward
 from triton_cumprod.kernels.backward import pack_map, unpack_map
 
@@ -32,20 +33,26 @@ def small_tiles(monkeypatch):
     return plans
 
 
-def gradient(x, dim, g, dtype=None):
+# The plain scan, then cumprod's options (exclusive, reverse), whose gradients take the same kernel.
+SCANS = [(False, False), (True, False), (False, True), (True, True)]
+SCAN_IDS = ["plain", "exclusive", "reverse", "exclusive-reverse"]
+
+
+def gradient(x, dim, g, dtype=None, exclusive=False, reverse=False):
     leaf = x.detach().clone().requires_grad_()
-    cumprod(leaf, dim, dtype=dtype).backward(g)
+    cumprod(leaf, dim, dtype=dtype, exclusive=exclusive, reverse=reverse).backward(g)
     return leaf.grad
 
 
-def exact_gradient(x, dim, g, dtype=None):
-    """torch's gradient in float64 of the call on x as the kernels read it (cast to `dtype` first)."""
+def exact_gradient(x, dim, g, dtype=None, exclusive=False, reverse=False):
+    """torch's gradient in float64 of the call on x as the kernels read it (cast to `dtype` first);
+    the options through torch's own ops (api.torch_scan)."""
     leaf = x.detach().to(dtype or x.dtype).double().requires_grad_()
-    torch.cumprod(leaf, dim).backward(g.double())
+    torch_scan(leaf, dim, {}, exclusive, reverse).backward(g.double())
     return leaf.grad
 
 
-def assert_gradient_close(ours, x, dim, g, dtype=None, label=""):
+def assert_gradient_close(ours, x, dim, g, dtype=None, label="", exclusive=False, reverse=False):
     """`ours` against the float64 gradient, entry by entry. Each entry is a sum of products; taken in
     float32 in any order, its error is at most about (length of the line) * eps32 times the sum of
     the terms' magnitudes (the gradient of |x| for |g|); the budget is twice that, plus an ulp of the
@@ -54,8 +61,8 @@ def assert_gradient_close(ours, x, dim, g, dtype=None, label=""):
     A lost or misplaced carry moves entries by far more. Zeros of the gradient (every entry past
     a zero of x) must be exact."""
     assert ours.dtype == x.dtype and ours.shape == x.shape, f"{label}: {ours.dtype} {tuple(ours.shape)}"
-    exact = exact_gradient(x, dim, g, dtype)
-    magnitude = exact_gradient(x.abs(), dim, g.abs(), dtype)
+    exact = exact_gradient(x, dim, g, dtype, exclusive, reverse)
+    magnitude = exact_gradient(x.abs(), dim, g.abs(), dtype, exclusive, reverse)
     assert torch.equal(ours == 0, exact == 0), f"{label}: zero patterns differ\nours {ours}\nexact {exact}"
     budget = 2 * x.shape[dim] * eps(torch.float32) * magnitude + (eps(dtype or x.dtype) + eps(x.dtype)) * exact.abs()
     error = (ours.double() - exact).abs()
@@ -73,7 +80,7 @@ def test_taken_for_rows_the_chunked_plan_would_split():
     for n_outer, length in [(1, 1 << 28), (1, 4097), (1, 4096), (66, 10000), (67, 10000), (1000, 1 << 20),
                             (32768, 32768), (3, 50)]:
         chunked = plan_backward(n_outer, length, 1, *H200, 8)
-        assert chunked[0] == "rows"
+        assert chunked[0] == ("line" if length > 1024 else "rows")
         for itemsize in (2, 4):
             kind, n_chunks, chunk, window, block_l, num_warps = plan_backward(n_outer, length, 1, *H200, itemsize)
             assert (kind == "lookback") == (chunked[1] > 1), (n_outer, length)
@@ -81,7 +88,7 @@ def test_taken_for_rows_the_chunked_plan_would_split():
                 assert chunk == block_l and (n_chunks - 1) * block_l < length <= n_chunks * block_l
                 assert window & (window - 1) == 0 and window <= 256 and num_warps * 32 * 32 == block_l
             else:
-                assert (kind, n_chunks) == ("rows", 1)
+                assert (kind, n_chunks) == (chunked[0], 1)
     assert plan_backward(1, 1 << 28, 4, *H200, 4)[0] == "cols"
 
 
@@ -123,13 +130,15 @@ SHAPES = {
 }
 
 
+@pytest.mark.parametrize("exclusive,reverse", SCANS, ids=SCAN_IDS)
 @pytest.mark.parametrize("name", sorted(SHAPES))
 @pytest.mark.parametrize("signs", [False, True], ids=["positive", "signed"])
-def test_matches_torch(name, signs, device, small_tiles):
+def test_matches_torch(name, signs, exclusive, reverse, device, small_tiles):
     shape, dim = SHAPES[name]
     x = near_one(shape, device=device, seed=len(name), signs=signs)
     g = near_one(shape, device=device, seed=len(name) + 1, spread=1.0, signs=signs)
-    assert_gradient_close(gradient(x, dim, g), x, dim, g, label=name)
+    ours = gradient(x, dim, g, exclusive=exclusive, reverse=reverse)
+    assert_gradient_close(ours, x, dim, g, label=name, exclusive=exclusive, reverse=reverse)
     assert [plan[0] for plan in small_tiles] == ["lookback"]
 
 
@@ -153,13 +162,15 @@ ZEROS = {
 }
 
 
+@pytest.mark.parametrize("exclusive,reverse", SCANS, ids=SCAN_IDS)
 @pytest.mark.parametrize("case", sorted(ZEROS))
-def test_exact_with_zeros(case, device, small_tiles):
+def test_exact_with_zeros(case, exclusive, reverse, device, small_tiles):
     x = near_one((3, 260), device=device, seed=6, signs=False)
     x[0, ZEROS[case]] = 0
     x[2, ZEROS[case][-1:]] = 0
     g = near_one((3, 260), device=device, seed=7, spread=1.0, signs=False)
-    assert_gradient_close(gradient(x, 1, g), x, 1, g, label=case)
+    ours = gradient(x, 1, g, exclusive=exclusive, reverse=reverse)
+    assert_gradient_close(ours, x, 1, g, label=case, exclusive=exclusive, reverse=reverse)
     assert small_tiles[0][0] == "lookback"
 
 
@@ -201,14 +212,15 @@ def test_dtype_argument(device, small_tiles):
 
 
 def test_other_rows_keep_their_plans(device, small_tiles):
-    """Rows that fill the GPU take the rows kernel; float64 rows too few for it the chunked one."""
+    """Rows that fill the GPU take the line kernel; float64 rows too few for it the chunked one."""
     x = near_one((140, 20), device=device, seed=14)
     g = near_one((140, 20), device=device, seed=15, spread=1.0)
     assert_gradient_close(gradient(x, 1, g), x, 1, g, label="140 rows")
     x = near_one((2, 200), dtype=torch.float64, device=device, seed=16)
     g = near_one((2, 200), dtype=torch.float64, device=device, seed=17, spread=1.0)
     torch.testing.assert_close(gradient(x, 1, g), exact_gradient(x, 1, g), rtol=1e-10, atol=1e-12)
-    assert [plan[:2] for plan in small_tiles] == [("rows", 1), ("rows", -(-200 // STEP))]
+    # The line kernel steps half a short tile (STEP) at a time.
+    assert [plan[:2] for plan in small_tiles] == [("line", 1), ("line", -(-200 // (STEP // 2)))]
 
 
 def test_deterministic(device, small_tiles):

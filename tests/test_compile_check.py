@@ -40,6 +40,11 @@ CASES = [
     ((2, 300007), 1, "float64", None, False, False, False, False, True),
     ((268435456,), 0, "float32", None, False, True, False, False, True),
     ((32768, 32768), 1, "bfloat16", None, False, True, False, False, True),
+    ((32768, 32768), 1, "float32", None, False, True, True, True, False),
+    ((32768, 32768), 1, "bfloat16", None, False, True, True, False, True),
+    ((16384, 32768), 1, "float64", None, False, True, True),
+    ((268435456,), 0, "float32", None, False, True, True, True, True),
+    ((64, 4096, 1024), 1, "bfloat16", None, False, True, True, True, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}

@@ -1,6 +1,4 @@
 """The answer file: generated from the package, rule-checked, and correct when loaded as KernelBench does."""
-import textwrap
-
 import pytest
 import torch
 

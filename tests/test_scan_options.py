@@ -7,7 +7,8 @@ import torch
 from reference import assert_identical, assert_scan_matches, near_one, random_input
 from test_kernels import forced_planner, layouts
 from test_lookback import STEP, WINDOW, small_tiles  # noqa: F401 (a fixture)
-from triton_cumprod import CumProd, cumprod, forward
+from test_autograd import small_planner, small_plans
+from triton_cumprod import CumProd, autograd, cumprod, forward
 from triton_cumprod.api import torch_scan
 
 OPTIONS = [(True, False), (False, True), (True, True)]
@@ -126,6 +127,31 @@ def test_gradient_with_zeros(exclusive, reverse, device):
     (grad_theirs,) = torch.autograd.grad(torch_scan(theirs, 1, {}, exclusive, reverse), theirs, g)
     assert torch.equal(grad_ours == 0, grad_theirs == 0)
     torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-10, atol=1e-12)
+
+
+# test_autograd's layouts, small: the split ones still cut in many chunks by small_planner.
+GRADIENT_LAYOUTS = {"rows": ((6, 300), 1), "columns": ((300, 6), 0), "3-D middle": ((3, 200, 5), 1),
+                    "split rows (few, long)": ((600,), 0), "split columns": ((2, 500, 3), 1)}
+
+
+@pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)
+@pytest.mark.parametrize("layout,kind", small_plans(GRADIENT_LAYOUTS))
+def test_gradient_of_many_tiles_and_chunks(layout, kind, exclusive, reverse, device, monkeypatch):
+    """The backward kernels run each option's own recurrence (no flips, no shifts): small tiles and
+    chunks, so that every carry between tiles and chunks is used, zeros on tile and chunk edges
+    included, against the gradient of torch's own ops."""
+    shape, dim = GRADIENT_LAYOUTS[layout]
+    monkeypatch.setattr(autograd, "plan_backward", small_planner(kind))
+    x = near_one(shape, dtype=torch.float64, device=device, seed=12)
+    x.select(dim, 15).zero_()
+    x.select(dim, 48).zero_()
+    g = near_one(shape, dtype=torch.float64, device=device, seed=13)
+    ours = x.clone().requires_grad_()
+    theirs = x.clone().requires_grad_()
+    (grad_ours,) = torch.autograd.grad(cumprod(ours, dim, exclusive=exclusive, reverse=reverse), ours, g)
+    (grad_theirs,) = torch.autograd.grad(torch_scan(theirs, dim, {}, exclusive, reverse), theirs, g)
+    assert torch.equal(grad_ours == 0, grad_theirs == 0), layout
+    torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-10, atol=1e-12, msg=lambda m: f"{layout}: {m}")
 
 
 @pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)

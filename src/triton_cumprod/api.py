@@ -5,7 +5,7 @@ import warnings
 import torch
 
 from .forward import cumprod_forward, default_dtype
-from .ops import cumprod_op, shift
+from .ops import cumprod_op
 from .replay import record, replay
 
 # The dtypes the kernels write; the inputs they read are these and bool.
@@ -111,7 +111,7 @@ def torch_scan(input, dim, options, exclusive, reverse):
         x = x.flip(dim)
     y = torch.cumprod(x, dim, **options)
     if exclusive:
-        y = shift(y, dim, 1, 1)
+        y = shift(y, dim, 1)
     if reverse:
         y = y.flip(dim)
     if scalar:
@@ -119,3 +119,11 @@ def torch_scan(input, dim, options, exclusive, reverse):
     if out is None:
         return y
     return out.resize_(y.shape).copy_(y)
+
+
+def shift(t, dim, fill):
+    """`t` moved one place on along `dim` (t[j - 1] at j), with `fill` at the start."""
+    n = t.shape[dim]
+    if n == 0:
+        return t
+    return torch.cat([torch.full_like(t.narrow(dim, 0, 1), fill), t.narrow(dim, 0, n - 1)], dim)

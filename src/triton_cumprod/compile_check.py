@@ -117,15 +117,16 @@ class _Compiler:
 
 def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, gradient=False, exclusive=False,
                  reverse=False):
-    """The report of every kernel cumprod(x, dim, dtype=out_dtype) launches on sm_<arch>, or with
-    `gradient` every kernel its backward launches."""
+    """The report of every kernel cumprod(x, dim, dtype=out_dtype, exclusive=..., reverse=...)
+    launches on sm_<arch>, or with `gradient` every kernel its backward launches."""
     x = torch.empty(shape[::-1] if transposed else shape, dtype=dtype, device="meta")
     x = x.t() if transposed else x
     out_dtype = out_dtype or forward.default_dtype(dtype)
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
     kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"),
-               (backward, "backward_rows_kernel"), (backward, "backward_cols_kernel"),
+               (backward, "backward_rows_kernel"), (backward, "backward_line_kernel"),
+               (backward, "backward_cols_kernel"),
                (backward, "backward_lookback_kernel")]
     saved = [getattr(module, name) for module, name in kernels]
     saved_traits = forward.device_traits, autograd.device_traits
@@ -134,7 +135,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
         setattr(module, name, _Compiler(kernel, arch, report))
     try:
         if gradient:
-            autograd.cumprod_backward(x, y, torch.empty_like(y), dim, out_dtype)
+            autograd.cumprod_backward(x, y, torch.empty_like(y), dim, out_dtype, exclusive, reverse)
         else:
             view, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
             forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)

@@ -30,9 +30,11 @@ def tile_settings(capability, itemsize):
       that layout for every type (fp32 dim 0 of 32768^2 0.943; in runs, which a tile walked
       backwards holds whole in registers: 0.740 on a quarter of the tile).
     - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
-    - The single pass: groups of 64 tiles in super-groups of 64 groups, 128 bytes of a tile a
-      thread, 1-D 2^28 fp32 0.731, bf16 0.636 (one chain of groups of 256: 0.660, 0.595). The
-      gradient's chain: groups of 256.
+    - The single pass: 128 bytes of a tile a thread, groups of one tile a thread of the program
+      (fp32 on 4 warps: 128; 16-bit on 2: 64) in super-groups of 8 groups: 1-D 2^28 fp32
+      0.753-0.770, 16 x 2^24 0.770-0.783, bf16 0.637 (groups of 64 in super-groups of 64: 0.724,
+      0.735, 0.640; groups of 32: 0.59; one chain of groups of 256: 0.660, 0.595). The gradient's
+      chain: groups of 256 (super-groups of 16 groups: 0.492 against 0.631).
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -53,7 +55,8 @@ def tile_settings(capability, itemsize):
         cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
-                split_programs_per_sm=4, lookback_step=4096, lookback_window=64, lookback_groups=64,
+                split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
+                lookback_groups=8,
                 backward_window=256)
 
 
@@ -148,33 +151,45 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
     return ceil_div(length, chunk), chunk
 
 
-def plan_backward(n_outer, length, inner, n_sm, capability, itemsize):
+def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
     inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. A
-    "rows" program owns BLOCK_A rows, a "cols" program BLOCK_A inner positions; both walk BLOCK_L
-    positions a step. Rows that would be cut in chunks and whose gradient is computed in float32
-    (an output of 4 bytes or less: fp32, fp16, bf16) take "lookback" instead: one pass, n_chunks
-    tiles of BLOCK_L a row, groups of BLOCK_A tiles (kernels/backward.py: backward_lookback_kernel)."""
+    "rows" program owns BLOCK_A rows, a "line" program one row (rows of a tile or more), a "cols"
+    program BLOCK_A inner positions; all walk BLOCK_L positions a step. Rows that would be cut in
+    chunks and whose gradient is computed in float32 (an output of 4 bytes or less: fp32, fp16,
+    bf16) take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of BLOCK_A
+    tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
+    scan whose gradient it is."""
     settings = tile_settings(capability, itemsize)
     short_tile, split_programs_per_sm = settings["short_tile"], settings["split_programs_per_sm"]
-    if inner == 1:
+    if inner == 1 and next_power_of_2(length) < short_tile:
         kind = "rows"
         # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements
-        # a program at 32 values a thread, two rows of 1024 a step; lines too few for the GPU, walked
-        # in chunks, run best one row of 2048 a step.
-        block_l = min(next_power_of_2(length), short_tile if 2 * n_outer <= n_sm else short_tile // 2)
-        block_a = min(max(1, short_tile // block_l), next_power_of_2(n_outer))
-        lines = ceil_div(n_outer, block_a)
+        # a program at 32 values a thread.
+        block_l = next_power_of_2(length)
+        block_a = min(short_tile // block_l, next_power_of_2(n_outer))
         num_warps = max(1, min(4, block_a * block_l // 1024))
+        lines = ceil_div(n_outer, block_a)
+    elif inner == 1:
+        # One row a program, steps of half a short tile, 16 values a thread (32 for 16-bit types):
+        # the prompt's shape 1.13 of two copies, exclusive / reverse / both 1.02 / 1.13 / 1.09 (2048
+        # on 2 warps: 0.93, 1.05, 1.11, 1.04; the rows kernel, two rows of 1024: 0.88); bf16 0.91
+        # (2048 on 2: 0.76); fp64 16384^2 0.73 (2048 on 4: 0.67).
+        kind, block_a, block_l = "line", 1, short_tile // 2
+        num_warps = max(1, block_l // (32 * (32 if itemsize <= 2 else 16)))
+        lines = n_outer
     else:
         kind = "cols"
         block_a = min(next_power_of_2(inner), 64)
         block_l = min(max(16, 2048 // block_a), next_power_of_2(length))
-        lines = n_outer * ceil_div(inner, block_a)
         num_warps = 4
+        lines = n_outer * ceil_div(inner, block_a)
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
-    if kind == "rows" and n_chunks > 1 and itemsize <= 4:
-        # The forward's look-back tiles, in groups of their own; 32 values a thread, as above.
-        n_tiles, block_l, window, _ = lookback_tiles(length, settings["lookback_step"], settings["backward_window"])
+    if kind == "line" and n_chunks > 1 and itemsize <= 4:
+        # The forward's look-back tiles, in groups of their own; 32 values a thread. The options'
+        # gradients hold more registers (a pair scan, or a reverse one): 2048 on 2 warps (1-D 2^28:
+        # exclusive 0.605, reverse 0.628, both 0.616; on 4096: 0.503, 0.607, 0.604; plain 0.650).
+        step = settings["lookback_step"] // (2 if exclusive or reverse else 1)
+        n_tiles, block_l, window, _ = lookback_tiles(length, step, settings["backward_window"])
         return "lookback", n_tiles, block_l, window, block_l, max(1, block_l // (32 * 32))
     return kind, n_chunks, chunk, block_a, block_l, num_warps

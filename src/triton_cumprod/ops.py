@@ -25,42 +25,12 @@ def cumprod_backward_op(input: torch.Tensor, output: torch.Tensor, grad: torch.T
                         dtype: torch.dtype, exclusive: bool = False, reverse: bool = False) -> torch.Tensor:
     """The gradient of output = cumprod(input, dim, dtype=dtype, exclusive=..., reverse=...) for the
     output gradient `grad`."""
-    if not (exclusive or reverse):
-        return cumprod_backward(input, output, grad, dim, dtype)
-    return scan_backward(input, output, grad, dim, dtype, exclusive, reverse)
+    return cumprod_backward(input, output, grad, dim, dtype, exclusive, reverse)
 
 
 @cumprod_backward_op.register_fake
 def _(input, output, grad, dim, dtype, exclusive=False, reverse=False):
     return input.new_empty(input.shape)
-
-
-def scan_backward(input, output, grad, dim, dtype, exclusive, reverse):
-    """The exclusive and reverse scans' gradients from the plain one, through copies. A reverse scan
-    is the plain scan of the flipped line. An exclusive output is the inclusive one shifted by one,
-    so its gradient is the inclusive gradient for the output gradient shifted back, with the
-    inclusive output at j (the exclusive one at j + 1), which is all the plain backward reads."""
-    if input.dim() == 0:
-        return scan_backward(input.reshape(1), output.reshape(1), grad.reshape(1), 0, dtype, exclusive,
-                             reverse).reshape(())
-    if reverse:
-        input, output, grad = input.flip(dim), output.flip(dim), grad.flip(dim)
-    if exclusive:
-        output, grad = shift(output, dim, 1, -1), shift(grad, dim, 0, -1)
-    grad_input = cumprod_backward(input, output, grad, dim, dtype)
-    return grad_input.flip(dim) if reverse else grad_input
-
-
-def shift(t, dim, fill, step):
-    """`t` moved one place along `dim`: t[j - 1] at j for step 1, t[j + 1] at j for step -1, and
-    `fill` at the end nothing moves into."""
-    n = t.shape[dim]
-    if n == 0:
-        return t
-    edge = torch.full_like(t.narrow(dim, 0, 1), fill)
-    if step > 0:
-        return torch.cat([edge, t.narrow(dim, 0, n - 1)], dim)
-    return torch.cat([t.narrow(dim, 1, n - 1), edge], dim)
 
 
 def setup_context(ctx, inputs, output):

@@ -4,7 +4,7 @@ import triton.language as tl
 from .cols import column_block
 from .rows import row_block
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, exclusive_combine, pick, triton_dtype
+from .combine import accumulator_dtype, exclusive_combine, mirrored, pick, run_length, triton_dtype, turned
 from .lookback import lookback_state, lookback_tile, wait_all, wait_one
 
 
@@ -17,11 +17,80 @@ def affine_combine(a1, b1, a2, b2):
 
 @triton.jit
 def shifted_affine_combine(f1, a1, b1, f2, a2, b2):
-    # A run of positions [l, h] as (f, a, b): f = x[l], a = x[l + 1] * ... * x[h], and
-    # r[l] = b + a * s, where s = x[h + 1] * r[h + 1] comes in from its right. A reverse scan hands
-    # over the run on the right first: (f2, a2, b2) lies left of (f1, a1, b1).
+    # A run of positions as (f, a, b): f = x where the recurrence leaves the run, a = the product of
+    # x over the rest of it, and r where it leaves = b + a * s, where s = x * r at the neighbour it
+    # enters from. (f1, a1, b1) is the run the recurrence enters first: the one on the right for the
+    # plain scan's gradient, which runs right to left; on the left for a reverse scan's.
     t = a2 * f1
     return f2, t * a1, b2 + t * b1
+
+
+@triton.jit
+def exclusive_affine_combine(p1, q1, a1, b1, p2, q2, a2, b2):
+    # The same for an exclusive scan's gradient, whose recurrence u = g + x * u' takes x and g of one
+    # position: (p, q) is the map where the recurrence leaves the run, (a, b) the map of the rest of
+    # it, which gives u just inside the leaving position: the value the gradient there needs.
+    return p2, q2, a2 * p1 * a1, b2 + a2 * (q1 + p1 * b1)
+
+
+@triton.jit
+def recurrence(x, g, axis: tl.constexpr, EXCLUSIVE: tl.constexpr, TO_FIRST: tl.constexpr):
+    # A tile's scan along `axis` in the direction the gradient's recurrence runs through its lanes
+    # (TO_FIRST: from the last lane to the first): at each position, the map (a, b) from the carry
+    # entering the tile to the r the gradient there needs, and (full_a, full_b), from the entering
+    # carry to the one leaving that position. The carry is s = x * r, or u = g + x * r for an
+    # exclusive scan; masked positions (x = 1, g = 0) are the identity.
+    ones = tl.full(x.shape, 1, x.dtype)
+    if EXCLUSIVE:
+        p, q, a, b = tl.associative_scan((x, g, ones, tl.zeros(x.shape, x.dtype)), axis, exclusive_affine_combine,
+                                         reverse=TO_FIRST)
+        return a, b, p * a, q + p * b
+    f, a, b = tl.associative_scan((x, ones, g), axis, shifted_affine_combine, reverse=TO_FIRST)
+    return a, b, f * a, f * b
+
+
+@triton.jit
+def edge_output(col, length, BLOCK_L: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # The position of y beside the tile [col, col + BLOCK_L) whose value times products of the tile's
+    # x gives every position's factor of the gradient: y before the tile (plain), its first
+    # (exclusive), y after it (reverse) or its last (both); and whether it lies in the line (else 1).
+    if REVERSE:
+        edge = col + BLOCK_L - EXCLUSIVE
+    else:
+        edge = col - 1 + EXCLUSIVE
+    return edge, (edge >= 0) & (edge < length)
+
+
+@triton.jit
+def leaving_carry(x, g, r, EXCLUSIVE: tl.constexpr):
+    # The carry a position passes on, where the recurrence gives r there.
+    if EXCLUSIVE:
+        return g + x * r
+    return x * r
+
+
+@triton.jit
+def entering_carry(maps, row_mask, b_offset, pid_c, n_chunks, carry, BLOCK_C: tl.constexpr, REVERSE: tl.constexpr):
+    # The carry entering chunk pid_c of the rows `maps` points at (chunk 0's map of each, its b
+    # `b_offset` further): the maps of the chunks the recurrence passes first applied to `carry`,
+    # BLOCK_C chunks a step from the row's end (its start for a reverse scan), each block composed by
+    # a scan (a fixed order).
+    ahead = tl.arange(0, BLOCK_C)
+    n_first = pid_c if REVERSE else n_chunks - 1 - pid_c
+    for k in range(0, tl.cdiv(n_first, BLOCK_C)):
+        if REVERSE:
+            c = k * BLOCK_C + ahead
+            first_c = c < pid_c
+        else:
+            c = n_chunks - (k + 1) * BLOCK_C + ahead
+            first_c = c > pid_c
+        valid = row_mask[:, None] & first_c[None, :]
+        a = tl.load(maps[:, None] + c[None, :], mask=valid, other=1)
+        b = tl.load(maps[:, None] + b_offset + c[None, :], mask=valid, other=0)
+        a, b = tl.associative_scan((a, b), 1, affine_combine, reverse=not REVERSE)
+        block_end = ahead[None, :] == (BLOCK_C - 1 if REVERSE else 0)
+        carry = pick(b, block_end, 1) + pick(a, block_end, 1) * carry
+    return carry
 
 
 @triton.jit
@@ -30,7 +99,7 @@ def backward_rows_kernel(
     y_ptr,  # the forward's output, contiguous (n_rows, length)
     g_ptr,  # the gradient of the output, contiguous (n_rows, length)
     gx_ptr,  # the gradient of the input (n_rows, length), or chunk maps if REDUCE
-    maps_ptr,  # (2, n_rows, n_chunks): each chunk's map (a, b) of s, read when n_chunks > 1
+    maps_ptr,  # (2, n_rows, n_chunks): each chunk's map (a, b) of the carry, read when n_chunks > 1
     n_rows,
     length,
     chunk,  # positions of a row that one program covers (a multiple of BLOCK_L)
@@ -40,62 +109,123 @@ def backward_rows_kernel(
     BLOCK_L: tl.constexpr,  # positions per row and step
     REDUCE: tl.constexpr,  # write each chunk's map instead of the gradient
     BLOCK_C: tl.constexpr,  # chunk maps composed a step
+    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
+    REVERSE: tl.constexpr,  # the gradient of the reverse scan
 ):
-    # The same recurrence as below, for rows contiguous in memory: tiles are read in ascending order
-    # with aligned (16-byte) loads, and the neighbours the recurrence needs come from scans instead
-    # of shifted loads. A reverse scan of shifted_affine_combine gives r from the s entering the tile
-    # on the right; y[i - 1] is y at the tile's left edge times the tile's exclusive product, so y is
-    # read once a tile. Tiles are walked right to left carrying s = x[i] * r[i] at the left edge.
+    # The same recurrences as below, for rows contiguous in memory: tiles are read with aligned
+    # (16-byte) loads, and the neighbours a recurrence needs come from scans instead of shifted
+    # loads (see recurrence). y beside the tile times the tile's exclusive products gives y at every
+    # position, so y is read once a tile. Tiles are walked in the recurrence's direction, carrying
+    # s = x * r (u for an exclusive scan) from one to the next.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
     maps = maps_ptr + rows * n_chunks
-    # s at this chunk's right edge: the maps of the chunks to the right applied to s[length] = 0,
-    # BLOCK_C chunks a step from the row's end, each block composed by a scan (a fixed order).
     carry = tl.zeros([BLOCK_R], ACC)
     if not REDUCE:
-        ahead = tl.arange(0, BLOCK_C)
-        for k in range(0, tl.cdiv(n_chunks - 1 - pid_c, BLOCK_C)):
-            c = n_chunks - (k + 1) * BLOCK_C + ahead
-            valid = row_mask[:, None] & (c > pid_c)[None, :]
-            a = tl.load(maps[:, None] + c[None, :], mask=valid, other=1)
-            b = tl.load(maps[:, None] + n_rows * n_chunks + c[None, :], mask=valid, other=0)
-            a, b = tl.associative_scan((a, b), 1, affine_combine, reverse=True)
-            first_c = ahead[None, :] == 0
-            carry = pick(b, first_c, 1) + pick(a, first_c, 1) * carry
-    chunk_f = tl.full([BLOCK_R], 1, ACC)
+        carry = entering_carry(maps, row_mask, n_rows * n_chunks, pid_c, n_chunks, carry, BLOCK_C, REVERSE)
     chunk_a = tl.full([BLOCK_R], 1, ACC)
     chunk_b = tl.zeros([BLOCK_R], ACC)
-    ones = tl.full([BLOCK_R, BLOCK_L], 1, ACC)
     steps = tl.arange(0, BLOCK_L)
-    first = steps[None, :] == 0
+    leave = steps[None, :] == (BLOCK_L - 1 if REVERSE else 0)
     n_tiles = tl.cdiv(end - start, BLOCK_L)
     for k in range(0, n_tiles):
-        col = start + (n_tiles - 1 - k) * BLOCK_L
+        col = start + (k if REVERSE else n_tiles - 1 - k) * BLOCK_L
         at = rows[:, None] * length + col + steps[None, :]
         mask = row_mask[:, None] & (col + steps < end)[None, :]
-        # Positions past the row's end are the identity (f, a, b) = (1, 1, 0).
+        # Positions past the row's end are the identity.
         x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
         g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
-        f, a, b = tl.associative_scan((x, ones, g), 1, shifted_affine_combine, reverse=True)
+        a, b, full_a, full_b = recurrence(x, g, 1, EXCLUSIVE, not REVERSE)
         if REDUCE:
-            tile_f = pick(f, first, 1)
-            tile_a = pick(a, first, 1)
-            tile_b = pick(b, first, 1)
-            chunk_f, chunk_a, chunk_b = shifted_affine_combine(chunk_f, chunk_a, chunk_b, tile_f, tile_a, tile_b)
+            chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, pick(full_a, leave, 1), pick(full_b, leave, 1))
         else:
             r = b + a * carry[:, None]
-            _, before = tl.associative_scan((x, ones), 1, exclusive_combine)
-            has_left = row_mask & (col > 0)
-            # y[-1] = 1, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
-            y_left = tl.where(has_left, tl.load(y_ptr + rows * length + col - 1, mask=has_left).to(ACC), 1)
-            tl.store(gx_ptr + at, (y_left[:, None] * before * r).to(gx_ptr.dtype.element_ty), mask=mask)
-            carry = pick(x * r, first, 1)
+            _, between = tl.associative_scan((x, tl.full(x.shape, 1, ACC)), 1, exclusive_combine, reverse=REVERSE)
+            edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
+            has_edge = row_mask & inside
+            # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for
+            # bf16 loads.
+            y_edge = tl.where(has_edge, tl.load(y_ptr + rows * length + edge, mask=has_edge).to(ACC), 1)
+            tl.store(gx_ptr + at, (y_edge[:, None] * between * r).to(gx_ptr.dtype.element_ty), mask=mask)
+            carry = pick(leaving_carry(x, g, r, EXCLUSIVE), leave, 1)
     if REDUCE:
-        # The chunk's map of s: s at its left edge = f * (b + a * s at its right edge).
         out = gx_ptr + rows * n_chunks + pid_c
-        tl.store(out, chunk_f * chunk_a, mask=row_mask)
-        tl.store(out + n_rows * n_chunks, chunk_f * chunk_b, mask=row_mask)
+        tl.store(out, chunk_a, mask=row_mask)
+        tl.store(out + n_rows * n_chunks, chunk_b, mask=row_mask)
+
+
+@triton.jit
+def backward_line_kernel(
+    x_ptr,  # the forward's input, contiguous (n_rows, length)
+    y_ptr,  # the forward's output, contiguous (n_rows, length)
+    g_ptr,  # the gradient of the output, contiguous (n_rows, length)
+    gx_ptr,  # the gradient of the input (n_rows, length), or chunk maps if REDUCE
+    maps_ptr,  # (2, n_rows, n_chunks): each chunk's map (a, b) of the carry, read when n_chunks > 1
+    n_rows,
+    length,
+    chunk,  # positions of a row that one program covers (a multiple of BLOCK_L)
+    OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
+    ACC: tl.constexpr,  # dtype the gradient is computed in
+    BLOCK_L: tl.constexpr,  # positions per step
+    REDUCE: tl.constexpr,  # write each chunk's map instead of the gradient
+    BLOCK_C: tl.constexpr,  # chunk maps composed a step
+    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
+    REVERSE: tl.constexpr,  # the gradient of the reverse scan
+    RUN: tl.constexpr,  # elements a thread loads at once (16 bytes) where tiles are read backwards
+):
+    # backward_rows_kernel for one row a program, with each tile held in the order the recurrence
+    # runs through it, so that its scan is a forward one: triton 3.6's reverse scans cost several
+    # times the shuffles (one row of 32768, plan 2048 on 2 warps: 1.14 of two copies against 0.90).
+    # The plain and exclusive scans' gradients, which run right to left, read their tiles backwards
+    # in runs (combine.mirrored) and turn the runs around.
+    pid_c = tl.program_id(1)
+    n_chunks = tl.num_programs(1)
+    row, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, 1)
+    carry = tl.zeros([1], ACC)
+    if not REDUCE:
+        carry = entering_carry(maps_ptr + row * n_chunks, row_mask, n_rows * n_chunks, pid_c, n_chunks, carry,
+                               BLOCK_C, REVERSE)
+    chunk_a = tl.full([1], 1, ACC)
+    chunk_b = tl.zeros([1], ACC)
+    lanes = tl.arange(0, BLOCK_L)
+    last = lanes == BLOCK_L - 1
+    n_tiles = tl.cdiv(end - start, BLOCK_L)
+    for k in range(0, n_tiles):
+        col = start + (k if REVERSE else n_tiles - 1 - k) * BLOCK_L
+        if REVERSE:
+            at = row * length + col + lanes
+            mask = col + lanes < end
+        else:
+            cols = mirrored(col, BLOCK_L, RUN)
+            at = row * length + cols
+            mask = cols < end
+        # Positions past the row's end are the identity.
+        x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
+        g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
+        if not REVERSE:
+            x = tl.reshape(turned(x), [BLOCK_L])
+            g = tl.reshape(turned(g), [BLOCK_L])
+        a, b, full_a, full_b = recurrence(x, g, 0, EXCLUSIVE, False)
+        if REDUCE:
+            chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, pick(full_a, last, 0, True), pick(full_b, last, 0, True))
+        else:
+            r = b + a * carry
+            # The tile's positions between y's edge and each position lie after it in the lanes.
+            _, between = tl.associative_scan((x, tl.full(x.shape, 1, ACC)), 0, exclusive_combine, reverse=True)
+            edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
+            # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for
+            # bf16 loads.
+            y_edge = tl.where(inside, tl.load(y_ptr + row * length + edge, mask=inside).to(ACC), 1)
+            gx = y_edge * between * r
+            if not REVERSE:
+                gx = turned(tl.reshape(gx, [BLOCK_L // RUN, RUN]))
+            tl.store(gx_ptr + at, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+            carry = pick(leaving_carry(x, g, r, EXCLUSIVE), last, 0, True)
+    if REDUCE:
+        out = gx_ptr + row * n_chunks + pid_c
+        tl.store(out, chunk_a, mask=row_mask)
+        tl.store(out + n_rows * n_chunks, chunk_b, mask=row_mask)
 
 
 @triton.jit
@@ -115,41 +245,66 @@ def backward_cols_kernel(
     BLOCK_I: tl.constexpr,  # inner positions per program
     REDUCE: tl.constexpr,  # write each chunk's map (a, b) instead of the gradient
     BLOCK_C: tl.constexpr,  # chunk maps composed a step
+    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
+    REVERSE: tl.constexpr,  # the gradient of the reverse scan
 ):
     # Division-free, so exact where inputs are zero:
-    #   grad_x[i] = y[i - 1] * r[i],   r[i] = g[i] + x[i + 1] * r[i + 1],   r[length] = 0.
-    # The recurrence runs right to left: each program walks its chunk from the end in
-    # [BLOCK_L, BLOCK_I] tiles whose rows are read in reverse, so an ordinary scan of the maps
-    # r -> g[i] + x[i + 1] * r composes them right to left; the carry is r at the tile's left edge.
+    #   grad_x[i] = y[i - 1] * r[i],   r[i] = g[i] + x[i + 1] * r[i + 1],   r[length] = 0;
+    # for an exclusive scan, y[i] * r[i] with r[i] = g[i + 1] + x[i + 1] * r[i + 1]. A reverse scan
+    # mirrors both: the recurrence runs left to right from r[-1] = 0, and y is read one place the
+    # other way. Each program walks its chunk in the recurrence's direction in [BLOCK_L, BLOCK_I]
+    # tiles whose rows are read in that order, so an ordinary scan of the maps r -> b + a * r
+    # composes them; the carry is r where the tile is left.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     base = outer * length * inner + cols
     maps = maps_ptr + (outer * n_chunks) * inner + cols
-    # r at this chunk's right edge: the maps of the chunks to the right applied to r[length] = 0,
+    # The carry entering this chunk: the maps of the chunks the recurrence passes first applied to 0,
     # composed as in backward_rows_kernel.
     carry = tl.zeros([BLOCK_I], ACC)
     if not REDUCE:
         ahead = tl.arange(0, BLOCK_C)
-        for k in range(0, tl.cdiv(n_chunks - 1 - pid_c, BLOCK_C)):
-            c = n_chunks - (k + 1) * BLOCK_C + ahead
-            valid = (c > pid_c)[:, None] & col_mask[None, :]
+        n_first = pid_c if REVERSE else n_chunks - 1 - pid_c
+        for k in range(0, tl.cdiv(n_first, BLOCK_C)):
+            if REVERSE:
+                c = k * BLOCK_C + ahead
+                first_c = c < pid_c
+            else:
+                c = n_chunks - (k + 1) * BLOCK_C + ahead
+                first_c = c > pid_c
+            valid = first_c[:, None] & col_mask[None, :]
             a = tl.load(maps[None, :] + c[:, None] * inner, mask=valid, other=1)
             b = tl.load(maps[None, :] + (n_outer * n_chunks + c[:, None]) * inner, mask=valid, other=0)
-            a, b = tl.associative_scan((a, b), 0, affine_combine, reverse=True)
-            first_c = ahead[:, None] == 0
-            carry = pick(b, first_c, 0) + pick(a, first_c, 0) * carry
+            a, b = tl.associative_scan((a, b), 0, affine_combine, reverse=not REVERSE)
+            block_end = ahead[:, None] == (BLOCK_C - 1 if REVERSE else 0)
+            carry = pick(b, block_end, 0) + pick(a, block_end, 0) * carry
     chunk_a = tl.full([BLOCK_I], 1, ACC)
     chunk_b = tl.zeros([BLOCK_I], ACC)
     steps = tl.arange(0, BLOCK_L)
+    step = -1 if REVERSE else 1  # where the recurrence comes from
     for k in range(0, tl.cdiv(end - start, BLOCK_L)):
-        pos = end - 1 - k * BLOCK_L - steps  # this tile's positions, right to left
-        valid = (pos >= start)[:, None] & col_mask[None, :]
+        # This tile's positions in the recurrence's order, whether each is in the chunk, whether
+        # the neighbour the recurrence comes from is in the line, and whether y beside it is.
+        if REVERSE:
+            pos = start + k * BLOCK_L + steps
+            in_chunk = pos < end
+            has_next = pos >= 1
+            has_y = pos + 1 < length
+        else:
+            pos = end - 1 - k * BLOCK_L - steps
+            in_chunk = pos >= start
+            has_next = pos + 1 < length
+            has_y = pos >= 1
+        valid = in_chunk[:, None] & col_mask[None, :]
         at = base[None, :] + pos[:, None] * inner
-        nxt = valid & (pos + 1 < length)[:, None]
-        a = tl.load(x_ptr + at + inner, mask=nxt, other=0).to(OUT).to(ACC)
-        b = tl.load(g_ptr + at, mask=valid, other=0).to(ACC)
-        a = tl.where(valid, a, 1)  # positions past the chunk's start are the identity map
+        nxt = valid & has_next[:, None]
+        a = tl.load(x_ptr + at + step * inner, mask=nxt, other=0).to(OUT).to(ACC)
+        if EXCLUSIVE:
+            b = tl.load(g_ptr + at + step * inner, mask=nxt, other=0).to(ACC)
+        else:
+            b = tl.load(g_ptr + at, mask=valid, other=0).to(ACC)
+        a = tl.where(valid, a, 1)  # positions past the chunk are the identity map
         if REDUCE:
             tile_a, tile_b = tl.associative_scan((a, b), 0, affine_combine)
             last = steps[:, None] == BLOCK_L - 1
@@ -161,10 +316,15 @@ def backward_cols_kernel(
             first = steps[:, None] == 0
             b = tl.where(first, b + a * carry[None, :], b)
             _, r = tl.associative_scan((tl.where(first, 0, a), b), 0, affine_combine)
-            has_prev = valid & (pos >= 1)[:, None]
-            # y[-1] = 1, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
-            y_prev = tl.where(has_prev, tl.load(y_ptr + at - inner, mask=has_prev).to(ACC), 1)
-            tl.store(gx_ptr + at, (y_prev * r).to(gx_ptr.dtype.element_ty), mask=valid)
+            # y at the position (exclusive) or beside it on the side the recurrence goes to; 1
+            # outside the line, set by a select: triton 3.6's interpreter ignores `other` for bf16
+            # loads.
+            if EXCLUSIVE:
+                y_beside = tl.load(y_ptr + at, mask=valid, other=1).to(ACC)
+            else:
+                beside = valid & has_y[:, None]
+                y_beside = tl.where(beside, tl.load(y_ptr + at - step * inner, mask=beside).to(ACC), 1)
+            tl.store(gx_ptr + at, (y_beside * r).to(gx_ptr.dtype.element_ty), mask=valid)
             carry = pick(r, steps[:, None] == BLOCK_L - 1, 0)
     if REDUCE:
         out = gx_ptr + (outer * n_chunks + pid_c) * inner + cols
@@ -202,35 +362,36 @@ def backward_lookback_kernel(
     OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
     BLOCK_L: tl.constexpr,  # positions per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the row's map up to it
+    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
+    REVERSE: tl.constexpr,  # the gradient of the reverse scan
 ):
     # The gradient of rows too few to fill the GPU, in one pass of float32 tiles: kernels/lookback.py's
-    # deterministic look-back, run from the row's end, where the recurrence of backward_rows_kernel
-    # starts (s = 0 past the end). Every tile publishes its map of s (s at its left edge as a
-    # function of s at its right edge); the last tile of each group of WINDOW also publishes the map
-    # of the row from its end to that tile's left edge. A tile's incoming s comes from the map of the
-    # group before its own composed with the maps of the tiles before it in its group, in a fixed
-    # order: the result never depends on timing. Tiles are numbered in the order programs start, from
-    # the row's end, so a tile waits only for tiles that are running or done.
+    # deterministic look-back, run from the end where backward_rows_kernel's recurrence starts (the
+    # row's end; its start for a reverse scan) with a carry of 0. Every tile publishes its map of the
+    # carry (the carry it passes on as a function of the one it receives); the last tile of each
+    # group of WINDOW also publishes the map of the row from where the recurrence starts up to that
+    # tile. A tile's incoming carry comes from the map of the group before its own composed with the
+    # maps of the tiles before it in its group, in a fixed order: the result never depends on
+    # timing. Tiles are numbered in the order programs start, in the recurrence's direction, so a
+    # tile waits only for tiles that are running or done.
     row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
-    col = (tiles_per_row - 1 - t) * BLOCK_L  # t counts tiles from the row's end
+    col = (t if REVERSE else tiles_per_row - 1 - t) * BLOCK_L
     steps = tl.arange(0, BLOCK_L)
     at = row * length + col + steps
     mask = col + steps < length
-    # The tile's map is published before any wait: tiles to its left wait for it.
+    # The tile's map is published before any wait: tiles after it wait for it.
     x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(tl.float32)
     g = tl.load(g_ptr + at, mask=mask, other=0).to(tl.float32)
-    has_left = col > 0
-    # y[-1] = 1, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
-    y_left = tl.where(has_left, tl.load(y_ptr + row * length + col - 1, mask=has_left).to(tl.float32), 1)
-    ones = tl.full([BLOCK_L], 1, tl.float32)
-    f, a, b = tl.associative_scan((x, ones, g), 0, shifted_affine_combine, reverse=True)
-    first = steps == 0
-    tile_f = pick(f, first, 0)
-    tile_a = tile_f * pick(a, first, 0)
-    tile_b = tile_f * pick(b, first, 0)
+    edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
+    # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
+    y_edge = tl.where(inside, tl.load(y_ptr + row * length + edge, mask=inside).to(tl.float32), 1)
+    a, b, full_a, full_b = recurrence(x, g, 0, EXCLUSIVE, not REVERSE)
+    leave = steps == (BLOCK_L - 1 if REVERSE else 0)
+    tile_a = pick(full_a, leave, 0)
+    tile_b = pick(full_b, leave, 0)
     tl.atomic_xchg(tile_words + t, pack_map(tile_a, tile_b), sem="relaxed")
     # The maps of the tiles before this one in its group, composed by a scan in index order (the
-    # group's first tile, the rightmost, applies first); tiles not before it read as the identity.
+    # group's first tile applies first); tiles not before it read as the identity.
     ahead = tl.arange(0, WINDOW)
     earlier = ahead < t - group * WINDOW
     identity = pack_map(tl.full([], 1, tl.float32), tl.full([], 0, tl.float32))
@@ -246,27 +407,33 @@ def backward_lookback_kernel(
     if t % WINDOW == WINDOW - 1:
         group_a, group_b = affine_combine(carry_a, carry_b, tile_a, tile_b)
         tl.atomic_xchg(group_words + group, pack_map(group_a, group_b), sem="relaxed")
-    # s at the tile's right edge: the row's map up to there applied to s = 0 past the row's end, its
-    # b (so a map's a is never multiplied by that 0). The exclusive products only now: scanned
-    # before the wait they hold registers through it (sm_90: 186 a thread, two programs a
-    # multiprocessor; 145 and three this way).
+    # The carry entering the tile: the row's map up to there applied to the carry of 0 where the
+    # recurrence starts, its b (so a map's a is never multiplied by that 0). The exclusive products
+    # only now: scanned before the wait they hold registers through it (sm_90: 186 a thread, two
+    # programs a multiprocessor; 145 and three this way).
     r = b + a * carry_b
-    _, before = tl.associative_scan((x, ones), 0, exclusive_combine)
-    tl.store(gx_ptr + at, (y_left * before * r).to(gx_ptr.dtype.element_ty), mask=mask)
+    _, between = tl.associative_scan((x, tl.full([BLOCK_L], 1, tl.float32)), 0, exclusive_combine, reverse=REVERSE)
+    tl.store(gx_ptr + at, (y_edge * between * r).to(gx_ptr.dtype.element_ty), mask=mask)
 
 
-def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, reduce):
-    """The gradient of cumprod into `gx` (or, with `reduce`, each chunk's map into `maps`), with the
-    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps)."""
+def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, reduce, exclusive=False,
+                    reverse=False):
+    """The gradient of cumprod (or, with `exclusive` and `reverse`, of those scans) into `gx` (or,
+    with `reduce`, each chunk's map into `maps`), with the tile sizes of `plan` = (kind, n_chunks,
+    chunk, BLOCK_A, BLOCK_L, num_warps)."""
     kind, n_chunks, chunk, block_a, block_l, num_warps = plan
     # Chunk maps composed a step: a tile of them would hold registers even where there are none.
     block_c = 1 if n_chunks == 1 else max(1, 1024 // block_a)
     options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), REDUCE=reduce,
-                   BLOCK_C=block_c, BLOCK_L=block_l, num_warps=num_warps)
+                   BLOCK_C=block_c, BLOCK_L=block_l, EXCLUSIVE=exclusive, REVERSE=reverse, num_warps=num_warps)
     if kind == "rows":
         grid = (ceil_div(n_outer, block_a), n_chunks)
         backward_rows_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, BLOCK_R=block_a, **options,
+        )
+    elif kind == "line":
+        backward_line_kernel[(n_outer, n_chunks)](
+            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, RUN=run_length(x, block_l, 1), **options,
         )
     else:
         grid = (n_outer * ceil_div(inner, block_a), n_chunks)
@@ -275,12 +442,14 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
         )
 
 
-def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan):
-    """The gradient of cumprod over rows of contiguous (n_rows, length) tensors into `gx` in one pass,
-    with the tile sizes of `plan` = ("lookback", tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
+def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan, exclusive=False, reverse=False):
+    """The gradient of cumprod (or of its exclusive and reverse scans) over rows of contiguous
+    (n_rows, length) tensors into `gx` in one pass, with the tile sizes of `plan` = ("lookback",
+    tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
     _, tiles_per_row, _, window, block_l, num_warps = plan
     state = lookback_state(x.device, n_rows, tiles_per_row, window)
     backward_lookback_kernel[(n_rows * tiles_per_row,)](
         x, y, g, gx, state, n_rows, length, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, num_warps=num_warps,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, EXCLUSIVE=exclusive, REVERSE=reverse,
+        num_warps=num_warps,
     )
