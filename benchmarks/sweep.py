@@ -103,24 +103,26 @@ def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.flo
 
 
 def sweep_backward(name, shape, dim, block_ls, warps):
-    """The gradient's row plans: ratio to two copies (it reads x, y and g and writes one tensor)."""
+    """The gradient's row plans, the rows kernel (rows of 2048 elements or fewer packed a tile) and
+    the line kernel (one row a program): ratio to two copies (it reads x and g, y at tile edges, and
+    writes one tensor)."""
     x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).requires_grad_()
     y = cumprod(x, dim)
     g = torch.rand_like(y)
     t_copy = time_ms(lambda: x.clone())
     real = autograd.plan_backward
     print(f"== {name} {tuple(shape)} dim {dim}: copy {t_copy:.3f} ms", flush=True)
-    for block_l, w in itertools.product(block_ls, warps):
-        def plan(n_outer, length, inner, n_sm, capability, itemsize):
-            block_r = min(max(1, 2048 // block_l), next_power_of_2(n_outer))
-            return ("rows", *split_lines(ceil_div(n_outer, block_r), length, block_l, n_sm, 4), block_r, block_l, w)
+    for kind, block_l, w in itertools.product(("rows", "line"), block_ls, warps):
+        def plan(n_outer, length, inner, n_sm, *_):
+            block_r = 1 if kind == "line" else min(max(1, 2048 // block_l), next_power_of_2(n_outer))
+            return (kind, *split_lines(ceil_div(n_outer, block_r), length, block_l, n_sm, 4), block_r, block_l, w)
         autograd.plan_backward = plan
         try:
             run = lambda: torch.autograd.grad(y, x, g, retain_graph=True)
             run()
-            print(f"   ({block_l}, {w}): ratio {2 * t_copy / time_ms(run):.3f}", flush=True)
+            print(f"   {kind} ({block_l}, {w}): ratio {2 * t_copy / time_ms(run):.3f}", flush=True)
         except Exception as e:
-            print(f"   ({block_l}, {w}): failed {type(e).__name__}: {str(e)[:100]}", flush=True)
+            print(f"   {kind} ({block_l}, {w}): failed {type(e).__name__}: {str(e)[:100]}", flush=True)
         finally:
             autograd.plan_backward = real
     del x, y, g
@@ -240,7 +242,7 @@ CASES = [
     ("narrow-dim0", (16777216, 4), 0, torch.float32, []),
 ]
 BACKWARD_CASES = [
-    ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [2, 4, 8]),
+    ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [1, 2, 4]),
     ("bw-1d", (1 << 28,), 0, [1024, 2048, 4096], [4, 8]),
 ]
 
