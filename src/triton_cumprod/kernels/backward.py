@@ -112,11 +112,11 @@ def backward_rows_kernel(
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
 ):
-    # The same recurrences as below, for rows contiguous in memory: tiles are read with aligned
-    # (16-byte) loads, and the neighbours a recurrence needs come from scans instead of shifted
-    # loads (see recurrence). y beside the tile times the tile's exclusive products gives y at every
-    # position, so y is read once a tile. Tiles are walked in the recurrence's direction, carrying
-    # s = x * r (u for an exclusive scan) from one to the next.
+    # The recurrences of backward_cols_kernel, for rows contiguous in memory: tiles are read with
+    # aligned (16-byte) loads, and the neighbours a recurrence needs come from scans instead of
+    # shifted loads (see recurrence). y beside the tile times the tile's exclusive products gives y
+    # at every position, so y is read once a tile. Tiles are walked in the recurrence's direction,
+    # carrying s = x * r (u for an exclusive scan) from one to the next.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
     rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
@@ -209,7 +209,8 @@ def backward_line_kernel(
             g = tl.reshape(turned(g), [BLOCK_L])
         a, b, full_a, full_b = recurrence(x, g, 0, EXCLUSIVE, False)
         if REDUCE:
-            chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, pick(full_a, last, 0, True), pick(full_b, last, 0, True))
+            tile_a, tile_b = pick(full_a, last, 0, True), pick(full_b, last, 0, True)
+            chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, tile_a, tile_b)
         else:
             r = b + a * carry
             # The tile's positions between y's edge and each position lie after it in the lanes.
