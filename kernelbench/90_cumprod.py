@@ -78,6 +78,19 @@ def turned(runs):
 
 
 @triton.jit
+def joined(runs):
+    # A mirrored() tile as one line in the order its positions run backwards: each run turned
+    # around, the runs joined.
+    return tl.reshape(turned(runs), [runs.shape[0] * runs.shape[1]])
+
+
+@triton.jit
+def parted(line, RUN: tl.constexpr):
+    # joined() undone: a line back into the mirrored() tile of runs of RUN it came from.
+    return turned(tl.reshape(line, [line.shape[0] // RUN, RUN]))
+
+
+@triton.jit
 def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
     # The reverse scan of one line's tile x read at mirrored() positions, entering with carry: a
     # forward scan of the runs turned around and joined. triton 3.6's reverse scan costs several
@@ -86,8 +99,8 @@ def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
     # outputs, in x's order, and the inclusive scan, from which leaving_mirrored() takes the next
     # carry (after the tile's store, as leaving()).
     BLOCK: tl.constexpr = x.shape[0] * x.shape[1]
-    y, inclusive = scan_tile(tl.reshape(turned(x), [BLOCK]), carry, tl.arange(0, BLOCK), 0, 0, EXCLUSIVE, False)
-    return turned(tl.reshape(y, x.shape)), inclusive
+    y, inclusive = scan_tile(joined(x), carry, tl.arange(0, BLOCK), 0, 0, EXCLUSIVE, False)
+    return parted(y, x.shape[1]), inclusive
 
 
 @triton.jit
@@ -267,19 +280,22 @@ def unpack(word):
 
 
 @triton.jit
-def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr):
-    # The tile a program owns and the words it publishes in: (row, t, group, tile_words,
-    # group_words). Tiles are numbered in the order programs start, from a counter (the state's
-    # first word), so a tile waits only for tiles that are running or done: no deadlock, whichever
-    # programs the GPU keeps resident. After the counter, a word per tile, then a word per group of
-    # WINDOW tiles.
+def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr, GROUPS: tl.constexpr = 1):
+    # The tile a program owns and the words of its row it publishes in: (row, t, group, tile_words,
+    # group_words, super_words). Tiles are numbered in the order programs start, from a counter (the
+    # state's first word), so a tile waits only for tiles that are running or done: no deadlock,
+    # whichever programs the GPU keeps resident. After the counter, a word per tile, then a word per
+    # group of WINDOW tiles, then a word per super-group of GROUPS groups (lookback_state).
     tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
     row = tile // tiles_per_row
     t = tile % tiles_per_row
     group = t // WINDOW
     n_groups = tl.cdiv(tiles_per_row, WINDOW)
+    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
     tile_words = state_ptr + 1 + row * tiles_per_row
-    return row, t, group, tile_words, state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+    group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+    super_words = state_ptr + 1 + n_rows * (tiles_per_row + n_groups) + row * n_super
+    return row, t, group, tile_words, group_words, super_words
 
 
 @triton.jit
@@ -327,10 +343,9 @@ def scan_lookback_kernel(
     # order: the result never depends on timing. Only the super-groups' products form a chain, one
     # hop per WINDOW * GROUPS tiles; every other word a tile waits for comes from tiles that started
     # before it and wait on nothing.
-    row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
+    row, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW,
+                                                                        GROUPS)
     super_group = group // GROUPS
-    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
-    super_words = state_ptr + 1 + n_rows * (tiles_per_row + tl.cdiv(tiles_per_row, WINDOW)) + row * n_super
     if REVERSE:
         # Read backwards in runs and scanned forwards (see scan_mirrored).
         cols = mirrored((tiles_per_row - 1 - t) * BLOCK_L, BLOCK_L, RUN)

@@ -4,7 +4,7 @@ import triton.language as tl
 from .cols import column_block
 from .rows import row_block
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, exclusive_combine, mirrored, pick, run_length, triton_dtype, turned
+from .combine import accumulator_dtype, exclusive_combine, joined, mirrored, parted, pick, run_length, triton_dtype
 from .lookback import lookback_state, lookback_tile, wait_all, wait_one
 
 
@@ -70,11 +70,22 @@ def leaving_carry(x, g, r, EXCLUSIVE: tl.constexpr):
 
 
 @triton.jit
-def entering_carry(maps, row_mask, b_offset, pid_c, n_chunks, carry, BLOCK_C: tl.constexpr, REVERSE: tl.constexpr):
-    # The carry entering chunk pid_c of the rows `maps` points at (chunk 0's map of each, its b
-    # `b_offset` further): the maps of the chunks the recurrence passes first applied to `carry`,
-    # BLOCK_C chunks a step from the row's end (its start for a reverse scan), each block composed by
-    # a scan (a fixed order).
+def products_to_exit(x, axis: tl.constexpr, TO_FIRST: tl.constexpr):
+    # At each position, the product of the tile's x strictly between it and the edge where the
+    # recurrence leaves the tile (the first lane if TO_FIRST): times y at that edge (edge_output),
+    # the y the gradient at the position needs.
+    _, between = tl.associative_scan((x, tl.full(x.shape, 1, x.dtype)), axis, exclusive_combine, reverse=not TO_FIRST)
+    return between
+
+
+@triton.jit
+def entering_carry(maps, lane_mask, b_offset, c_stride, pid_c, n_chunks, carry, AXIS: tl.constexpr,
+                   BLOCK_C: tl.constexpr, REVERSE: tl.constexpr):
+    # The carry entering chunk pid_c of the lines `maps` points at (each line's chunk 0 map a; the
+    # next chunk's c_stride on, b b_offset on; `lane_mask` selects the lines, along the axis other
+    # than AXIS): the maps of the chunks the recurrence passes first applied to `carry`, BLOCK_C
+    # chunks a step along AXIS from the line's end (its start for a reverse scan), each block composed
+    # by a scan (a fixed order).
     ahead = tl.arange(0, BLOCK_C)
     n_first = pid_c if REVERSE else n_chunks - 1 - pid_c
     for k in range(0, tl.cdiv(n_first, BLOCK_C)):
@@ -84,12 +95,19 @@ def entering_carry(maps, row_mask, b_offset, pid_c, n_chunks, carry, BLOCK_C: tl
         else:
             c = n_chunks - (k + 1) * BLOCK_C + ahead
             first_c = c > pid_c
-        valid = row_mask[:, None] & first_c[None, :]
-        a = tl.load(maps[:, None] + c[None, :], mask=valid, other=1)
-        b = tl.load(maps[:, None] + b_offset + c[None, :], mask=valid, other=0)
-        a, b = tl.associative_scan((a, b), 1, affine_combine, reverse=not REVERSE)
-        block_end = ahead[None, :] == (BLOCK_C - 1 if REVERSE else 0)
-        carry = pick(b, block_end, 1) + pick(a, block_end, 1) * carry
+        ends = ahead == (BLOCK_C - 1 if REVERSE else 0)
+        if AXIS == 1:
+            at = maps[:, None] + c[None, :] * c_stride
+            valid = lane_mask[:, None] & first_c[None, :]
+            block_end = ends[None, :]
+        else:
+            at = maps[None, :] + c[:, None] * c_stride
+            valid = first_c[:, None] & lane_mask[None, :]
+            block_end = ends[:, None]
+        a = tl.load(at, mask=valid, other=1)
+        b = tl.load(at + b_offset, mask=valid, other=0)
+        a, b = tl.associative_scan((a, b), AXIS, affine_combine, reverse=not REVERSE)
+        carry = pick(b, block_end, AXIS) + pick(a, block_end, AXIS) * carry
     return carry
 
 
@@ -123,7 +141,7 @@ def backward_rows_kernel(
     maps = maps_ptr + rows * n_chunks
     carry = tl.zeros([BLOCK_R], ACC)
     if not REDUCE:
-        carry = entering_carry(maps, row_mask, n_rows * n_chunks, pid_c, n_chunks, carry, BLOCK_C, REVERSE)
+        carry = entering_carry(maps, row_mask, n_rows * n_chunks, 1, pid_c, n_chunks, carry, 1, BLOCK_C, REVERSE)
     chunk_a = tl.full([BLOCK_R], 1, ACC)
     chunk_b = tl.zeros([BLOCK_R], ACC)
     steps = tl.arange(0, BLOCK_L)
@@ -141,7 +159,7 @@ def backward_rows_kernel(
             chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, pick(full_a, leave, 1), pick(full_b, leave, 1))
         else:
             r = b + a * carry[:, None]
-            _, between = tl.associative_scan((x, tl.full(x.shape, 1, ACC)), 1, exclusive_combine, reverse=REVERSE)
+            between = products_to_exit(x, 1, not REVERSE)
             edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
             has_edge = row_mask & inside
             # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for
@@ -185,7 +203,7 @@ def backward_line_kernel(
     row, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, 1)
     carry = tl.zeros([1], ACC)
     if not REDUCE:
-        carry = entering_carry(maps_ptr + row * n_chunks, row_mask, n_rows * n_chunks, pid_c, n_chunks, carry,
+        carry = entering_carry(maps_ptr + row * n_chunks, row_mask, n_rows * n_chunks, 1, pid_c, n_chunks, carry, 1,
                                BLOCK_C, REVERSE)
     chunk_a = tl.full([1], 1, ACC)
     chunk_b = tl.zeros([1], ACC)
@@ -205,23 +223,22 @@ def backward_line_kernel(
         x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
         g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
         if not REVERSE:
-            x = tl.reshape(turned(x), [BLOCK_L])
-            g = tl.reshape(turned(g), [BLOCK_L])
+            x = joined(x)
+            g = joined(g)
         a, b, full_a, full_b = recurrence(x, g, 0, EXCLUSIVE, False)
         if REDUCE:
             tile_a, tile_b = pick(full_a, last, 0, True), pick(full_b, last, 0, True)
             chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, tile_a, tile_b)
         else:
             r = b + a * carry
-            # The tile's positions between y's edge and each position lie after it in the lanes.
-            _, between = tl.associative_scan((x, tl.full(x.shape, 1, ACC)), 0, exclusive_combine, reverse=True)
+            between = products_to_exit(x, 0, False)
             edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
             # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for
             # bf16 loads.
             y_edge = tl.where(inside, tl.load(y_ptr + row * length + edge, mask=inside).to(ACC), 1)
             gx = y_edge * between * r
             if not REVERSE:
-                gx = turned(tl.reshape(gx, [BLOCK_L // RUN, RUN]))
+                gx = parted(gx, RUN)
             tl.store(gx_ptr + at, gx.to(gx_ptr.dtype.element_ty), mask=mask)
             carry = pick(leaving_carry(x, g, r, EXCLUSIVE), last, 0, True)
     if REDUCE:
@@ -262,25 +279,11 @@ def backward_cols_kernel(
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
     base = outer * length * inner + cols
     maps = maps_ptr + (outer * n_chunks) * inner + cols
-    # The carry entering this chunk: the maps of the chunks the recurrence passes first applied to 0,
-    # composed as in backward_rows_kernel.
+    # The carry entering this chunk: the maps of the chunks the recurrence passes first applied to 0.
     carry = tl.zeros([BLOCK_I], ACC)
     if not REDUCE:
-        ahead = tl.arange(0, BLOCK_C)
-        n_first = pid_c if REVERSE else n_chunks - 1 - pid_c
-        for k in range(0, tl.cdiv(n_first, BLOCK_C)):
-            if REVERSE:
-                c = k * BLOCK_C + ahead
-                first_c = c < pid_c
-            else:
-                c = n_chunks - (k + 1) * BLOCK_C + ahead
-                first_c = c > pid_c
-            valid = first_c[:, None] & col_mask[None, :]
-            a = tl.load(maps[None, :] + c[:, None] * inner, mask=valid, other=1)
-            b = tl.load(maps[None, :] + (n_outer * n_chunks + c[:, None]) * inner, mask=valid, other=0)
-            a, b = tl.associative_scan((a, b), 0, affine_combine, reverse=not REVERSE)
-            block_end = ahead[:, None] == (BLOCK_C - 1 if REVERSE else 0)
-            carry = pick(b, block_end, 0) + pick(a, block_end, 0) * carry
+        carry = entering_carry(maps, col_mask, n_outer * n_chunks * inner, inner, pid_c, n_chunks, carry, 0, BLOCK_C,
+                               REVERSE)
     chunk_a = tl.full([BLOCK_I], 1, ACC)
     chunk_b = tl.zeros([BLOCK_I], ACC)
     steps = tl.arange(0, BLOCK_L)
@@ -376,7 +379,7 @@ def backward_lookback_kernel(
     # maps of the tiles before it in its group, in a fixed order: the result never depends on
     # timing. Tiles are numbered in the order programs start, in the recurrence's direction, so a
     # tile waits only for tiles that are running or done.
-    row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
+    row, t, group, tile_words, group_words, _ = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
     col = (t if REVERSE else tiles_per_row - 1 - t) * BLOCK_L
     steps = tl.arange(0, BLOCK_L)
     at = row * length + col + steps
@@ -414,7 +417,7 @@ def backward_lookback_kernel(
     # only now: scanned before the wait they hold registers through it (sm_90: 186 a thread, two
     # programs a multiprocessor; 145 and three this way).
     r = b + a * carry_b
-    _, between = tl.associative_scan((x, tl.full([BLOCK_L], 1, tl.float32)), 0, exclusive_combine, reverse=REVERSE)
+    between = products_to_exit(x, 0, not REVERSE)
     tl.store(gx_ptr + at, (y_edge * between * r).to(gx_ptr.dtype.element_ty), mask=mask)
 
 

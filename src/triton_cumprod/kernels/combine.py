@@ -75,6 +75,19 @@ def turned(runs):
 
 
 @triton.jit
+def joined(runs):
+    # A mirrored() tile as one line in the order its positions run backwards: each run turned
+    # around, the runs joined.
+    return tl.reshape(turned(runs), [runs.shape[0] * runs.shape[1]])
+
+
+@triton.jit
+def parted(line, RUN: tl.constexpr):
+    # joined() undone: a line back into the mirrored() tile of runs of RUN it came from.
+    return turned(tl.reshape(line, [line.shape[0] // RUN, RUN]))
+
+
+@triton.jit
 def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
     # The reverse scan of one line's tile x read at mirrored() positions, entering with carry: a
     # forward scan of the runs turned around and joined. triton 3.6's reverse scan costs several
@@ -83,8 +96,8 @@ def scan_mirrored(x, carry, EXCLUSIVE: tl.constexpr):
     # outputs, in x's order, and the inclusive scan, from which leaving_mirrored() takes the next
     # carry (after the tile's store, as leaving()).
     BLOCK: tl.constexpr = x.shape[0] * x.shape[1]
-    y, inclusive = scan_tile(tl.reshape(turned(x), [BLOCK]), carry, tl.arange(0, BLOCK), 0, 0, EXCLUSIVE, False)
-    return turned(tl.reshape(y, x.shape)), inclusive
+    y, inclusive = scan_tile(joined(x), carry, tl.arange(0, BLOCK), 0, 0, EXCLUSIVE, False)
+    return parted(y, x.shape[1]), inclusive
 
 
 @triton.jit

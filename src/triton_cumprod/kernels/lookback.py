@@ -21,19 +21,22 @@ def unpack(word):
 
 
 @triton.jit
-def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr):
-    # The tile a program owns and the words it publishes in: (row, t, group, tile_words,
-    # group_words). Tiles are numbered in the order programs start, from a counter (the state's
-    # first word), so a tile waits only for tiles that are running or done: no deadlock, whichever
-    # programs the GPU keeps resident. After the counter, a word per tile, then a word per group of
-    # WINDOW tiles.
+def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr, GROUPS: tl.constexpr = 1):
+    # The tile a program owns and the words of its row it publishes in: (row, t, group, tile_words,
+    # group_words, super_words). Tiles are numbered in the order programs start, from a counter (the
+    # state's first word), so a tile waits only for tiles that are running or done: no deadlock,
+    # whichever programs the GPU keeps resident. After the counter, a word per tile, then a word per
+    # group of WINDOW tiles, then a word per super-group of GROUPS groups (lookback_state).
     tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
     row = tile // tiles_per_row
     t = tile % tiles_per_row
     group = t // WINDOW
     n_groups = tl.cdiv(tiles_per_row, WINDOW)
+    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
     tile_words = state_ptr + 1 + row * tiles_per_row
-    return row, t, group, tile_words, state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+    group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
+    super_words = state_ptr + 1 + n_rows * (tiles_per_row + n_groups) + row * n_super
+    return row, t, group, tile_words, group_words, super_words
 
 
 @triton.jit
@@ -81,10 +84,9 @@ def scan_lookback_kernel(
     # order: the result never depends on timing. Only the super-groups' products form a chain, one
     # hop per WINDOW * GROUPS tiles; every other word a tile waits for comes from tiles that started
     # before it and wait on nothing.
-    row, t, group, tile_words, group_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
+    row, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW,
+                                                                        GROUPS)
     super_group = group // GROUPS
-    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
-    super_words = state_ptr + 1 + n_rows * (tiles_per_row + tl.cdiv(tiles_per_row, WINDOW)) + row * n_super
     if REVERSE:
         # Read backwards in runs and scanned forwards (see scan_mirrored).
         cols = mirrored((tiles_per_row - 1 - t) * BLOCK_L, BLOCK_L, RUN)
