@@ -8,6 +8,7 @@ from reference import assert_identical, assert_scan_matches, near_one, random_in
 from test_kernels import forced_planner, layouts
 from test_lookback import STEP, WINDOW, small_tiles  # noqa: F401 (a fixture)
 from test_autograd import small_planner, small_plans
+from test_backward_lookback import assert_gradient_close, gradient
 from triton_cumprod import CumProd, autograd, cumprod, forward
 from triton_cumprod.api import torch_scan
 
@@ -152,6 +153,19 @@ def test_gradient_of_many_tiles_and_chunks(layout, kind, exclusive, reverse, dev
     (grad_theirs,) = torch.autograd.grad(torch_scan(theirs, dim, {}, exclusive, reverse), theirs, g)
     assert torch.equal(grad_ours == 0, grad_theirs == 0), layout
     torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-10, atol=1e-12, msg=lambda m: f"{layout}: {m}")
+
+
+@pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)
+@pytest.mark.parametrize("kind", ["rows", "line"])
+def test_half_type_gradient_of_a_part_tile(kind, exclusive, reverse, device, monkeypatch):
+    """bf16 rows of 100 in tiles of 16: the last tile is part masked, and a reverse scan's gradient
+    leaves it through the masked tail, which must read as 1 (the interpreter ignores `other` for
+    bf16 loads)."""
+    monkeypatch.setattr(autograd, "plan_backward", small_planner(kind))
+    x = near_one((2, 100), device=device, seed=14).to(torch.bfloat16)
+    g = near_one((2, 100), device=device, seed=15, spread=1.0).to(torch.bfloat16)
+    ours = gradient(x, 1, g, exclusive=exclusive, reverse=reverse)
+    assert_gradient_close(ours, x, 1, g, label=kind, exclusive=exclusive, reverse=reverse)
 
 
 @pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)

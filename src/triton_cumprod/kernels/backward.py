@@ -153,6 +153,10 @@ def backward_rows_kernel(
         mask = row_mask[:, None] & (col + steps < end)[None, :]
         # Positions past the row's end are the identity.
         x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE:
+            # A reverse scan's gradient leaves its last tile through the masked tail: 1 by a select
+            # (triton 3.6's interpreter ignores `other` for bf16 loads).
+            x = tl.where(mask, x, 1)
         g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
         a, b, full_a, full_b = recurrence(x, g, 1, EXCLUSIVE, not REVERSE)
         if REDUCE:
@@ -221,6 +225,9 @@ def backward_line_kernel(
             mask = cols < end
         # Positions past the row's end are the identity.
         x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE:
+            # As in backward_rows_kernel: the masked tail is where the recurrence leaves the last tile.
+            x = tl.where(mask, x, 1)
         g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
         if not REVERSE:
             x = joined(x)
@@ -386,6 +393,9 @@ def backward_lookback_kernel(
     mask = col + steps < length
     # The tile's map is published before any wait: tiles after it wait for it.
     x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(tl.float32)
+    if REVERSE:
+        # As in backward_rows_kernel: the masked tail is where the recurrence leaves the last tile.
+        x = tl.where(mask, x, 1)
     g = tl.load(g_ptr + at, mask=mask, other=0).to(tl.float32)
     edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
     # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
