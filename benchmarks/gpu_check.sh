@@ -24,7 +24,7 @@ for step in "$@"; do
       timeout 200 python3 benchmarks/sweep.py --only ${SWEEP:-mid,lookback} 2>&1 | tee "$OUT/sweep.txt" ;;
     sanitize)  # memcheck on one case per strategy (forward and backward), racecheck on the single pass
       timeout 150 compute-sanitizer --tool memcheck --print-limit 20 python3 benchmarks/sanitize.py > "$OUT/memcheck.log" 2>&1; tail -20 "$OUT/memcheck.log"
-      timeout 90 compute-sanitizer --tool racecheck python3 -c "import torch; from triton_cumprod import cumprod; x = torch.rand(1000003, device='cuda', requires_grad=True); y = cumprod(x, 0); cumprod(x.detach(), 0, exclusive=True, reverse=True); torch.autograd.grad(y, x, torch.rand_like(y)); torch.cuda.synchronize()" > "$OUT/racecheck.log" 2>&1; tail -2 "$OUT/racecheck.log" ;;
+      timeout 90 compute-sanitizer --tool racecheck python3 -c "import torch; from triton_cumprod import cumprod; x = torch.rand(1000003, device='cuda', requires_grad=True); y = cumprod(x, 0); cumprod(x.detach(), 0, exclusive=True, reverse=True); cumprod(torch.rand(300007, 4, device='cuda'), 0); torch.autograd.grad(y, x, torch.rand_like(y)); torch.cuda.synchronize()" > "$OUT/racecheck.log" 2>&1; tail -2 "$OUT/racecheck.log" ;;
     ncu)
       timeout 60 python3 -m triton_cumprod.kernelbench --ncu > "$OUT/ncu.json" 2>&1; tail -40 "$OUT/ncu.json" ;;
   esac

@@ -11,7 +11,7 @@ import torch
 from triton_cumprod import cumprod
 from triton_cumprod.api import torch_scan
 from triton_cumprod.forward import scan_plan
-from triton_cumprod.layout import scan_view
+from triton_cumprod.layout import scan_view, unit_stride
 
 CASES = [
     ("rows, long", (3, 20001), 1, torch.float32),
@@ -20,7 +20,9 @@ CASES = [
     ("rows, single pass", (1, 1000003), 1, torch.float32),
     ("rows, split (fp64)", (2, 300007), 1, torch.float64),
     ("cols", (77, 513, 131), 1, torch.float32),
-    ("cols, split", (200003, 3), 0, torch.float32),
+    ("cols, single pass", (200003, 3), 0, torch.float32),
+    ("cols, single pass, bf16", (300007, 4), 0, torch.bfloat16),
+    ("cols, split (fp64)", (200003, 3), 0, torch.float64),
     ("bf16 rows, split", (2, 300007), 1, torch.bfloat16),
     ("int32 -> int64 cols", (33, 1001, 9), 1, torch.int32),
 ]
@@ -29,7 +31,7 @@ CASES = [
 OPTION_CASES = [
     ("rows, exclusive reverse", (3, 20001), 1, torch.float32, True, True),
     ("single pass, exclusive reverse", (1, 1000003), 1, torch.float32, True, True),
-    ("cols split, reverse", (200003, 3), 0, torch.float32, False, True),
+    ("cols single pass, reverse", (200003, 3), 0, torch.float32, False, True),
     ("rows split (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
 ]
 
@@ -69,7 +71,7 @@ def main():
             x = x.t().contiguous().t()
         y = cumprod(x, dim)
         view = scan_view(x, dim)
-        plan = scan_plan(*view[1:4], view[4][1] == 1, y.dtype, x.device)
+        plan = scan_plan(*view[1:4], unit_stride(view[3], view[4]), y.dtype, x.device)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
             ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)

@@ -20,7 +20,7 @@ from triton_cumprod.api import torch_scan
 from triton_cumprod.bench import host_us_per_call, sample_lines
 from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines
 from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d, scan_plan
-from triton_cumprod.layout import scan_view
+from triton_cumprod.layout import scan_view, unit_stride
 
 
 def time_ms(fn):
@@ -41,7 +41,7 @@ def sweep(name, shape, dim, dtype, plans):
     t_copy = time_ms(lambda: x.clone())
     y = torch.empty_like(x)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    chosen = scan_plan(n_outer, length, inner, strides[1] == 1, dtype, x.device)
+    chosen = scan_plan(n_outer, length, inner, unit_stride(inner, strides), dtype, x.device)
     torch_err = error_eps(torch.cumprod(x, dim), x, dim)
     print(f"== {name} {tuple(shape)} dim {dim} {dtype}: copy {t_copy:.3f} ms; torch error {torch_err:.0f} eps", flush=True)
     results = []
@@ -161,7 +161,7 @@ def host_layers(shape=(8, 128), dim=1):
     x = torch.rand(shape, device="cuda")
     y = torch.empty_like(x)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    plan = scan_plan(n_outer, length, inner, strides[1] == 1, torch.float32, x.device)
+    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), torch.float32, x.device)
     layers = [
         ("torch.cumprod", lambda: torch.cumprod(x, dim)),
         ("x.clone()", lambda: x.clone()),

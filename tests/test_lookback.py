@@ -4,9 +4,10 @@ every carry (inside a group, from the group before, across rows) is used."""
 import pytest
 import torch
 
-from reference import assert_cumprod_matches, assert_identical, near_one
+from reference import assert_cumprod_matches, assert_identical, assert_scan_matches, near_one
 from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.dispatch import plan_scan
+from triton_cumprod.kernels import lookback
 
 STEP, WINDOW, GROUPS = 16, 4, 2
 
@@ -39,7 +40,11 @@ def test_taken_for_few_long_rows_multiplied_in_float32():
     assert plan_scan(1, 1 << 28, 1, True, *h200, 8)[0] == "rows"
     assert plan_scan(1, 1 << 28, 1, False, *h200, 4, single_pass=True)[0] == "rows"
     assert plan_scan(1000, 1 << 20, 1, True, *h200, 4, single_pass=True)[:2] == ("rows", 1)
-    assert plan_scan(1, 1 << 28, 4, True, *h200, 4, single_pass=True)[0] == "cols"
+    assert plan_scan(1, 1 << 28, 16, True, *h200, 4, single_pass=True)[0] == "cols"
+    # A few columns side by side, contiguous: one pass on tiles of all of them.
+    plan = plan_scan(1, 1 << 24, 4, True, *h200, 4, single_pass=True)
+    assert plan[0] == "lookback" and plan[1] * plan[4] >= 1 << 24
+    assert plan_scan(1, 1 << 24, 4, True, *h200, 8)[0] == "cols"
 
 
 @pytest.mark.parametrize("shape", [(1, 200), (3, 130), (2, STEP * WINDOW * 3 + 1), (2, STEP * WINDOW), (5, 2 * STEP + 1),
@@ -50,6 +55,31 @@ def test_matches_torch(shape, dtype, device, small_tiles, launches):
     y = cumprod(x, 1)
     assert [plan[0] for plan in launches.plans] == ["lookback"]
     assert_cumprod_matches(y, x, 1, label=f"plan {launches.plans[0]}")
+
+
+# (shape, dim): a scan dim followed by a few inner positions, contiguous (widths 2, 4, 8) or not
+# (3, 5: masked columns); tiles of STEP // width positions.
+COLUMNS = [((150, 4), 0), ((2, 77, 3), 1), ((60, 8), 0), ((3, 41, 2), 1), ((70, 5), 0)]
+
+
+@pytest.mark.parametrize("shape,dim", COLUMNS)
+@pytest.mark.parametrize("options", [{}, {"exclusive": True}, {"reverse": True}, {"exclusive": True, "reverse": True}])
+def test_columns_match_torch(shape, dim, options, device, small_tiles, launches):
+    x = near_one(shape, device=device, seed=shape[dim])
+    x.narrow(dim, 3, 1).zero_()  # a zero in every column
+    y = cumprod(x, dim, **options)
+    assert [plan[0] for plan in launches.plans] == ["lookback"]
+    assert_scan_matches(y, x, dim, options.get("exclusive", False), options.get("reverse", False))
+
+
+def test_columns_half_types_and_special_values(device, small_tiles, launches):
+    x = near_one((90, 4), device=device, seed=11)
+    x[STEP, 1] = float("inf")
+    x[2 * STEP, 2] = float("nan")
+    x[5, 3] = -0.0
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        assert_cumprod_matches(cumprod(x.to(dtype), 0), x.to(dtype), 0)
+    assert {plan[0] for plan in launches.plans} == {"lookback"}
 
 
 def test_integers_scanned_as_float32(device, small_tiles, launches):
@@ -70,6 +100,23 @@ def test_special_values_cross_tiles_and_groups(device, small_tiles):
     x[2, STEP * WINDOW * GROUPS - 1] = 0.0  # the last tile of a super-group, which publishes the row's product
     x[2, STEP * WINDOW * GROUPS + 3] = float("nan")
     assert_cumprod_matches(cumprod(x, 1), x, 1)
+
+
+def test_state_is_left_ready_for_the_next_call(device, small_tiles):
+    # Call k of a state publishes in half k % 2 and zeroes the other, so calls in a row on one state
+    # (as replays make them) need no zeroing between them.
+    x = near_one((3, 300), device=device, seed=7)
+    plan = forward.scan_plan(3, 300, 1, True, torch.float32, x.device)
+    _, grid, args = lookback.launch_lookback(x, torch.empty_like(x), 3, 300, 1, (300, 1, 1), torch.float32, plan)
+    state = args["state_ptr"]
+    half = (state.numel() - 1) // 2
+    for call, seed in enumerate((8, 9, 10), start=1):
+        assert state[0].item() == call % 2 * grid[0]
+        assert not state[1 + call % 2 * half:1 + (call % 2 + 1) * half].any()
+        x = near_one((3, 300), device=device, seed=seed)
+        y = torch.empty_like(x)
+        lookback.scan_lookback_kernel[grid](**{**args, "x_ptr": x, "y_ptr": y}, num_warps=plan[5])
+        assert_cumprod_matches(y, x, 1, label=f"call {call + 1} on one state")
 
 
 def test_deterministic(device, small_tiles):

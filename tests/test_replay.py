@@ -33,7 +33,8 @@ def make(shape, dtype, seed, transposed=False):
 
 
 # (shape, dim, dtype, transposed, dtype=, exclusive, reverse): layouts with lines enough to fill the
-# GPU, so one launch each (on a GPU of up to 256 multiprocessors)
+# GPU, or few lines in float32 (the single pass), so one launch each (on a GPU of up to 256
+# multiprocessors)
 CASES = {
     "tiny rows": ((8, 128), 1, torch.float32, False, None, False, False),
     "short rows": ((4096, 64), 1, torch.float32, False, None, False, False),
@@ -43,6 +44,8 @@ CASES = {
     "int to float64": ((32, 100), 1, torch.int32, False, torch.float64, False, False),
     "exclusive reverse": ((1024, 1024), 1, torch.float32, False, None, True, True),
     "reverse columns": ((8, 512, 2048), 1, torch.float32, False, None, False, True),
+    "single pass": ((1_000_003,), 0, torch.float32, False, None, False, False),
+    "single pass, bf16 rows, both options": ((4, 500_003), 1, torch.bfloat16, False, None, True, True),
 }
 
 
@@ -79,10 +82,10 @@ def test_alignment_and_options_are_part_of_the_key(full_path):
     assert len(full_path) == 5
 
 
-@pytest.mark.parametrize("shape,dim,copy", [((3_000_001,), 0, False), ((1_000_003,), 0, False), ((6, 30, 8, 10), 1, True)])
+@pytest.mark.parametrize("shape,dim,copy", [((1_000_003,), 0, False), ((6, 30, 8, 10), 1, True)])
 def test_not_replayed(shape, dim, copy, full_path):
-    """One launch of the input itself or nothing: the single pass (fresh zeros each call), the split
-    scan (several launches) and an input read through a contiguous copy take the full path."""
+    """One launch of the input itself or nothing: the split scan (several launches) and an input
+    read through a contiguous copy take the full path."""
     x = near_one(shape, device="cuda", seed=4, spread=1e-3)
     if copy:
         x = x[:, :, ::2]  # the dims after `dim` no longer merge into one: read through a copy
@@ -92,6 +95,26 @@ def test_not_replayed(shape, dim, copy, full_path):
     cumprod(x, dim)
     assert len(full_path) == 2
     assert_scan_matches(cumprod(x, dim), x, dim)
+
+
+def test_single_pass_replays_in_a_row_and_on_other_streams(full_path):
+    # Each call leaves the single pass's state ready for the next on its stream; a replay on
+    # another stream, where a call may still run on that state, gets fresh zeros instead.
+    shape = (3_000_001,)
+    cumprod(near_one(shape, device="cuda", seed=1, spread=1e-3), 0)
+    for seed in range(2, 6):
+        x = near_one(shape, device="cuda", seed=seed, spread=1e-3)
+        assert_scan_matches(cumprod(x, 0), x, 0)
+    side = torch.cuda.Stream()
+    x = near_one(shape, device="cuda", seed=7, spread=1e-3)
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        on_side = cumprod(x, 0)
+        here = cumprod(x, 0)
+    torch.cuda.current_stream().wait_stream(side)
+    assert len(full_path) == 1
+    assert_identical(on_side, here)
+    assert_scan_matches(on_side, x, 0)
 
 
 def test_negative_view_is_not_read_as_its_memory(full_path):
@@ -133,9 +156,9 @@ def test_replay_calls_launch_hooks(full_path):
 
 
 def test_replays_take_the_packed_launch():
-    # launch.c packs the rows and column kernels' parameters (else replays fall back to Triton's
-    # launcher, slower by microseconds a call).
-    for shape, dim in (((8, 128), 1), ((64, 33, 1024), 1), ((4096, 257), 1)):
+    # launch.c packs the rows, column and single-pass kernels' parameters (else replays fall back to
+    # Triton's launcher, slower by microseconds a call).
+    for shape, dim in (((8, 128), 1), ((64, 33, 1024), 1), ((4096, 257), 1), ((1_000_003,), 0)):
         x = torch.rand(shape, device="cuda")
         _, launch = forward.run_forward(x, dim, torch.float32)
         compiled, grid, args = launch

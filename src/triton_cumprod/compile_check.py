@@ -125,6 +125,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
     kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"),
+               (lookback, "scan_lookback_cols_kernel"),
                (backward, "backward_rows_kernel"), (backward, "backward_line_kernel"),
                (backward, "backward_cols_kernel"),
                (backward, "backward_lookback_kernel")]

@@ -17,7 +17,9 @@ def tile_settings(capability, itemsize):
     while one is scanned);
     split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
     lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
-    the single-pass scan; backward_window: the tiles a group of the single-pass gradient.
+    the single-pass scan; lookback_inner: the most inner positions the single pass takes in one
+    tile (a scan dim followed by a few); backward_window: the tiles a group of the single-pass
+    gradient.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -56,7 +58,7 @@ def tile_settings(capability, itemsize):
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
-                lookback_groups=8,
+                lookback_groups=8, lookback_inner=8,
                 backward_window=256)
 
 
@@ -68,10 +70,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
-    along the scan axis, which decides whether a row tile can load along it; `itemsize` is the
-    output's element size in bytes. With `single_pass` (the kernels multiply in float32), rows that
-    would be cut take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of
-    BLOCK_A tiles, super-groups of `chunk` groups (kernels/lookback.py). An `exclusive` scan (a pair
+    along the axis a tile loads along: the scan axis where inner == 1 (a row tile can load along
+    it), else the inner one; `itemsize` is the output's element size in bytes. With `single_pass`
+    (the kernels multiply in float32), rows that would be cut take "lookback" instead: one pass,
+    n_chunks tiles of BLOCK_L a row, groups of BLOCK_A tiles, super-groups of `chunk` groups
+    (kernels/lookback.py); so do lines of up to `lookback_inner` contiguous inner positions, in
+    tiles of BLOCK_L positions of all of them. An `exclusive` scan (a pair
     scan) and a `reverse` one (read backwards, kernels/rows.py) take one-row steps of at most 8192
     at a quarter of the values a thread: on the prompt's shape 0.952 / 0.951 / 0.950 (exclusive /
     reverse / both) in steps of 8192 on 8 warps, against 0.907 / 0.911 / 0.897 in 16384 and 0.810
@@ -129,6 +133,18 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         thread_bytes = wide_thread_bytes if wide else 128
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
         num_stages = stages if wide and chunk > block_l else 1
+        if single_pass and unit_stride and inner <= settings["lookback_inner"]:
+            # A few columns side by side: the single pass, on tiles of all of them
+            # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
+            # cut. Groups of at least a quarter of the rows' tiles a group: (16M, 4) dim 0 fp32 at 32
+            # 0.571 (the split: 0.239), bf16 8 columns at 16 0.446, at 8 0.356 (the split: 0.112).
+            width = next_power_of_2(inner)
+            window = settings["lookback_window"] // min(width, 4)
+            tiles = lookback_tiles(length, settings["lookback_step"] // width, window, settings["lookback_groups"])
+            if split_lines(n_outer, length, tiles[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
+                kind = "lookback"
+                n_chunks, block_l, block_a, chunk = tiles
+                num_warps, num_stages = max(1, block_l * width * itemsize // (32 * 128)), 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 

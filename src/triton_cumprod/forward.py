@@ -5,7 +5,7 @@ from .kernels.cols import launch_cols
 from .kernels.combine import accumulator_dtype, aggregate_dtype
 from .kernels.lookback import launch_lookback
 from .kernels.rows import launch_rows
-from .layout import scan_view
+from .layout import scan_view, unit_stride
 
 
 def device_traits(device):
@@ -33,9 +33,9 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     multiplies in float32, see kernels/combine.aggregate_dtype), a scan of those products gives each
     chunk its starting carry, and a second pass scans the chunks. Every product is taken in a fixed
     order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
-    (kernels/lookback.py). Returns the launch where the scan took one launch of the rows or columns
-    kernel (see launch_scan), else None."""
-    plan = scan_plan(n_outer, length, inner, strides[1] == 1, out_dtype, x.device, exclusive, reverse)
+    (kernels/lookback.py). Returns the launch where the scan took one launch (see launch_scan),
+    else None."""
+    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] == "lookback":
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
@@ -49,11 +49,10 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
 
 
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
-    """One launch of the kernel `plan` names: the launch as kernels/rows.py and kernels/cols.py
-    return it, or None for the single pass (it needs fresh zeros each call)."""
+    """One launch of the kernel `plan` names: the launch as kernels/rows.py, kernels/cols.py and
+    kernels/lookback.py return it."""
     if plan[0] == "lookback":
-        launch_lookback(x, y, n_outer, length, strides[0], strides[1], out_dtype, plan, exclusive, reverse)
-        return None
+        return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "rows":
         return launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce, exclusive,
                            reverse)

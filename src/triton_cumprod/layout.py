@@ -31,3 +31,9 @@ def scan_view(x, dim):
         x = x.contiguous()
         stride_o, stride_i = length * inner, 1
     return x, n_outer, length, inner, (stride_o, x.stride(dim), stride_i)
+
+
+def unit_stride(inner, strides):
+    """Whether an (n_outer, length, inner) view of `strides` is contiguous along the axis its tiles
+    load along (dispatch.plan_scan): the scan axis where inner == 1, else the inner axis."""
+    return strides[2 if inner > 1 else 1] == 1

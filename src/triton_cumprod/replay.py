@@ -44,7 +44,7 @@ def replay(input, dim, dtype, exclusive, reverse):
 def record(input, dim, dtype, exclusive, reverse, out_dtype):
     """cumprod by forward.run_forward, remembering its launch for replay where there was one."""
     y, launch = run_forward(input, dim, out_dtype, exclusive=exclusive, reverse=reverse)
-    if launch is not None and input.is_cuda:
+    if launch is not None and input.is_cuda and not torch.cuda.is_current_stream_capturing():
         if len(_launches) >= MAX_LAUNCHES:
             _launches.clear()
         _launches[_key(input, input.data_ptr(), dim, dtype, exclusive, reverse)] = (launcher(*launch), out_dtype)
@@ -52,22 +52,30 @@ def record(input, dim, dtype, exclusive, reverse, out_dtype):
 
 
 def launcher(compiled, grid, args):
-    """launch(x, y): the compiled kernel on `grid` with `args` (in the kernel's order: x, y, the
-    prefix, then the rest), y also standing for the prefix, as a record()ed launch has none.
-    Through launch.c where it packs this kernel's parameters, else Triton's own launcher."""
+    """launch(x, y): the compiled kernel on `grid` with `args` (in the kernel's order: x, y, a third
+    pointer, then the rest). The third is y again where the kernel reads no prefix (rows, columns),
+    else the single pass's state (kernels/lookback.py), which a call leaves zeroed for the next one
+    on its stream: replays on the recording call's stream take it, other streams and graph captures
+    fresh zeros (a graph owns what it captures). Through launch.c where it packs this kernel's
+    parameters, else Triton's own launcher."""
     grid = tuple(grid) + (1,) * (3 - len(grid))
-    rest = list(args.values())[3:]
+    values = list(args.values())
+    state = None if values[2] is values[1] else values[2]
+    rest = values[3:]
     runner = compiled[grid]  # Triton's path; it also loads the kernel onto the device
     packed = pack(compiled, grid, args)
-    if packed is None:
-        return lambda x, y: runner(x, y, y, *rest)
     native, runtime = _native(), knobs.runtime
     current_stream, current_device = torch._C._cuda_getCurrentRawStream, torch._C._cuda_getDevice
+    home = current_stream(current_device())
+    capturing = torch._C._cuda_isCurrentStreamCapturing
 
     def launch(x, y):
-        if runtime.launch_enter_hook.calls or runtime.launch_exit_hook.calls:
-            return runner(x, y, y, *rest)  # a profiler listens: Triton's path calls it
-        native.launch(packed, current_stream(current_device()), x, y)
+        stream = current_stream(current_device())
+        if state is not None and (stream != home or capturing()):
+            return runner(x, y, torch.zeros_like(state), *rest)
+        if packed is None or runtime.launch_enter_hook.calls or runtime.launch_exit_hook.calls:
+            return runner(x, y, y if state is None else state, *rest)  # a profiler listens: Triton's path calls it
+        native.launch(packed, stream, x, y)
 
     return launch
 
@@ -94,7 +102,8 @@ def pack(compiled, grid, args):
     """launch.c's packed launch of `compiled` on `grid`: every parameter in an 8-byte slot, as
     Triton passes them (its specialisation dropped integers equal to 1 and the constexprs, and
     two scratch pointers follow the arguments), or None where the kernel's parameters are anything
-    but the three pointers and integers, or its PTX declares other parameters."""
+    but the three pointers and integers, or its PTX declares other parameters. The input and output
+    pointers are written per call; a third pointer other than the output (a state) is packed."""
     signature = getattr(getattr(compiled, "src", None), "signature", None)
     triton_launcher = compiled.run
     native = _native()
@@ -104,6 +113,8 @@ def pack(compiled, grid, args):
             or compiled.metadata.num_ctas != 1
             or not hasattr(knobs.runtime.launch_enter_hook, "calls")):
         return None
+    output, third = list(args.values())[1:3]
+    state = third is not output
     slots, bits, pointers = [], [], []
     for name, value in args.items():
         kind = signature.get(name)
@@ -111,7 +122,7 @@ def pack(compiled, grid, args):
             continue
         if isinstance(kind, str) and kind.startswith("*"):
             pointers.append(len(slots))
-            slots.append(struct.pack("<Q", 0))
+            slots.append(struct.pack("<Q", value.data_ptr() if state and value is third else 0))
             bits.append("64")
         elif kind in SLOT_FORMATS:
             slots.append(struct.pack(SLOT_FORMATS[kind], value))
@@ -124,5 +135,6 @@ def pack(compiled, grid, args):
     entry = ptx.find(".entry")
     if len(pointers) != 3 or entry < 0 or PTX_PARAM.findall(ptx[entry:ptx.find(")", entry)]) != bits:
         return None
+    # launch.c writes the output into the third slot too: the output's own slot where it holds a state.
     return native.make(compiled.function, *grid, 32 * compiled.metadata.num_warps, compiled.metadata.shared,
-                       b"".join(slots), *pointers)
+                       b"".join(slots), pointers[0], pointers[1], pointers[1] if state else pointers[2])

@@ -367,7 +367,7 @@ def backward_lookback_kernel(
     y_ptr,  # the forward's output, contiguous (n_rows, length)
     g_ptr,  # the gradient of the output, contiguous (n_rows, length)
     gx_ptr,  # the gradient of the input, contiguous (n_rows, length)
-    state_ptr,  # int64 zeros: a counter, then a word per tile, then a word per group of WINDOW tiles
+    state_ptr,  # lookback_state (kernels/lookback.py): per tile and per group of WINDOW tiles, a word
     n_rows,
     length,
     tiles_per_row,

@@ -2,7 +2,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..dispatch import ceil_div
+from ..dispatch import ceil_div, next_power_of_2
 from .combine import mirrored, mul_combine, run_length, scan_mirrored, scan_tile, triton_dtype
 
 
@@ -21,21 +21,36 @@ def unpack(word):
 
 
 @triton.jit
-def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr, GROUPS: tl.constexpr = 1):
+def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr, GROUPS: tl.constexpr = 1,
+                  WIDTH: tl.constexpr = 1):
     # The tile a program owns and the words of its row it publishes in: (row, t, group, tile_words,
-    # group_words, super_words). Tiles are numbered in the order programs start, from a counter (the
-    # state's first word), so a tile waits only for tiles that are running or done: no deadlock,
-    # whichever programs the GPU keeps resident. After the counter, a word per tile, then a word per
-    # group of WINDOW tiles, then a word per super-group of GROUPS groups (lookback_state).
-    tile = tl.atomic_add(state_ptr, 1).to(tl.int64)
+    # group_words, super_words). The state (lookback_state) is a counter and two halves of words:
+    # WIDTH words per tile, per group of WINDOW tiles and per super-group of GROUPS groups. Tiles are
+    # numbered in the order programs start, from the counter, so a tile waits only for tiles that
+    # are running or done: no deadlock, whichever programs the GPU keeps resident. Call k of a
+    # state (of one grid) counts from k % 2 * n_tiles, publishes in half k % 2 and zeroes the other
+    # half for the next call, a few words a program, so a state kept from call to call needs no
+    # zeroing between them.
+    n_groups = tl.cdiv(tiles_per_row, WINDOW)
+    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
+    n_tiles = tl.cast(n_rows, tl.int64) * tiles_per_row
+    half_words = (n_tiles + n_rows * (n_groups + n_super)) * WIDTH
+    count = tl.atomic_add(state_ptr, 1)
+    parity = (count >= n_tiles).to(tl.int64)
+    tile = count - parity * n_tiles
+    if count == 2 * n_tiles - 1:
+        tl.atomic_add(state_ptr, -2 * n_tiles)  # every program of the call has counted
+    half = state_ptr + 1 + parity * half_words
+    # A half holds at most 3 * WIDTH words a tile: 4 * WIDTH a program clear the other.
+    spare = state_ptr + 1 + (1 - parity) * half_words
+    clear = tile + n_tiles * tl.arange(0, 4 * WIDTH)
+    tl.store(spare + clear, 0, mask=clear < half_words)
     row = tile // tiles_per_row
     t = tile % tiles_per_row
     group = t // WINDOW
-    n_groups = tl.cdiv(tiles_per_row, WINDOW)
-    n_super = tl.cdiv(tiles_per_row, WINDOW * GROUPS)
-    tile_words = state_ptr + 1 + row * tiles_per_row
-    group_words = state_ptr + 1 + n_rows * tiles_per_row + row * n_groups
-    super_words = state_ptr + 1 + n_rows * (tiles_per_row + n_groups) + row * n_super
+    tile_words = half + row * tiles_per_row * WIDTH
+    group_words = half + (n_tiles + row * n_groups) * WIDTH
+    super_words = half + (n_tiles + n_rows * n_groups + row * n_super) * WIDTH
     return row, t, group, tile_words, group_words, super_words
 
 
@@ -43,7 +58,7 @@ def lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW: tl.constexpr, GROUPS
 def wait_all(words_ptr, mask, other):
     # The words `mask` selects, once every one is published (not 0); the others read `other`.
     words = tl.load(words_ptr, mask=mask, other=other, volatile=True)
-    while tl.max((words == 0).to(tl.int32), 0) > 0:
+    while tl.max((words == 0).to(tl.int32), None) > 0:
         words = tl.load(words_ptr, mask=mask, other=other, volatile=True)
     return words
 
@@ -61,7 +76,7 @@ def wait_one(word_ptr):
 def scan_lookback_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length)
-    state_ptr,  # int64 zeros: a counter, then words per tile, per group and per super-group
+    state_ptr,  # lookback_state: words per tile, per group and per super-group, in two halves
     n_rows,
     length,
     stride_xr,
@@ -124,21 +139,96 @@ def scan_lookback_kernel(
     tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
 
 
-def lookback_state(device, n_rows, tiles_per_row, window, groups=None):
-    """The zeroed int64 words a single pass publishes in (lookback_tile): the counter, a word per
-    tile, per group of `window` tiles and, given `groups`, per super-group of `groups` groups."""
+@triton.jit
+def scan_lookback_cols_kernel(
+    x_ptr,  # input, read as (n_outer, length, inner) through its own strides, inner ones of 1
+    y_ptr,  # output: contiguous (n_outer, length, inner)
+    state_ptr,  # lookback_state of WIDTH words an entry: the products of the tile's columns
+    n_outer,
+    length,
+    inner,
+    stride_xo,
+    stride_xl,
+    tiles_per_line,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    BLOCK_L: tl.constexpr,  # scan positions per tile
+    WINDOW: tl.constexpr,  # tiles per group, as in scan_lookback_kernel
+    GROUPS: tl.constexpr,  # groups per super-group, as in scan_lookback_kernel
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each line's end: tiles are numbered from there
+    WIDTH: tl.constexpr,  # inner positions per tile: all of them, rounded up to a power of two
+    DENSE: tl.constexpr,  # inner == WIDTH == stride_xl: the input is contiguous
+):
+    # scan_lookback_kernel for a scan dim followed by a few inner positions ((16M, 4), dim 0): a tile
+    # is [BLOCK_L, WIDTH] of one outer index, BLOCK_L * inner elements side by side in memory, and
+    # every word it publishes or waits for is a row of WIDTH words, one a column.
+    outer, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_outer, tiles_per_line, WINDOW,
+                                                                          GROUPS, WIDTH)
+    super_group = group // GROUPS
+    first = (tiles_per_line - 1 - t if REVERSE else t) * BLOCK_L
+    steps = first + tl.arange(0, BLOCK_L)[:, None]
+    cols = tl.arange(0, WIDTH)[None, :]
+    # A tile of a contiguous input is BLOCK_L * WIDTH elements in a row: strides and a mask the
+    # compiler knows let it load 16 bytes at once.
+    mask = (steps < length) & (cols < (WIDTH if DENSE else inner))
+    at = steps * (WIDTH if DENSE else stride_xl) + cols
+    x = tl.load(x_ptr + outer * stride_xo + at, mask=mask, other=1).to(OUT).to(tl.float32)
+    if REVERSE:
+        x = tl.where(mask, x, 1)  # as in scan_lookback_kernel
+    total = tl.reduce(x.to(tl.float64), 0, mul_combine, keep_dims=True)
+    tl.atomic_xchg(tile_words + t * WIDTH + cols, pack(total), sem="relaxed")
+    one = pack(tl.full([1, WIDTH], 1, tl.float64))
+    ahead = tl.arange(0, WINDOW)[:, None]
+    words = wait_all(tile_words + (group * WINDOW + ahead) * WIDTH + cols, ahead < t - group * WINDOW, one)
+    in_group = tl.reduce(unpack(words), 0, mul_combine, keep_dims=True)
+    group_product = in_group * total
+    if t % WINDOW == WINDOW - 1:
+        tl.atomic_xchg(group_words + group * WIDTH + cols, pack(group_product), sem="relaxed")
+    slots = tl.arange(0, GROUPS)[:, None]
+    earlier_groups = wait_all(group_words + (super_group * GROUPS + slots) * WIDTH + cols,
+                              slots < group - super_group * GROUPS, one)
+    in_super = tl.reduce(unpack(earlier_groups), 0, mul_combine, keep_dims=True)
+    carry = tl.full([1, WIDTH], 1, tl.float64)
+    if super_group > 0:
+        carry = unpack(wait_all(super_words + (super_group - 1) * WIDTH + cols, cols < WIDTH, one))
+    if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
+        tl.atomic_xchg(super_words + super_group * WIDTH + cols, pack(carry * (in_super * group_product)),
+                       sem="relaxed")
+    carry = carry * in_super * in_group
+    y, _ = scan_tile(x, carry.to(tl.float32), steps, first, 0, EXCLUSIVE, REVERSE)
+    tl.store(y_ptr + (outer * length + steps) * (WIDTH if DENSE else inner) + cols, y.to(OUT), mask=mask)
+
+
+def lookback_state(device, n_rows, tiles_per_row, window, groups=1, width=1):
+    """The zeroed int64 words a single pass publishes in (lookback_tile): a counter, then two halves
+    of `width` words per tile, per group of `window` tiles and per super-group of `groups` groups.
+    A call leaves it ready for the next call of the same grid on the same stream."""
     n_groups = ceil_div(tiles_per_row, window)
-    n_super = ceil_div(n_groups, groups) if groups else 0
-    return torch.zeros(1 + n_rows * (tiles_per_row + n_groups + n_super), dtype=torch.int64, device=device)
+    n_super = ceil_div(tiles_per_row, window * groups)
+    return torch.zeros(1 + 2 * n_rows * (tiles_per_row + n_groups + n_super) * width, dtype=torch.int64,
+                       device=device)
 
 
-def launch_lookback(x, y, n_rows, length, stride_xr, stride_xl, out_dtype, plan, exclusive=False, reverse=False):
-    """Scan rows of `x` into `y` in one pass with the tile sizes of `plan` = ("lookback",
-    tiles_per_row, GROUPS, WINDOW, BLOCK_L, num_warps, 1)."""
-    _, tiles_per_row, groups, window, block_l, num_warps, _ = plan
-    state = lookback_state(x.device, n_rows, tiles_per_row, window, groups)
-    scan_lookback_kernel[(n_rows * tiles_per_row,)](
-        x, y, state, n_rows, length, stride_xr, stride_xl, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
-        REVERSE=reverse, RUN=run_length(x, block_l, stride_xl), num_warps=num_warps,
-    )
+def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
+    """Scan the middle axis of `x`, read as (n_outer, length, inner) through `strides`, into `y` in
+    one pass with the tile sizes of `plan` = ("lookback", tiles_per_line, GROUPS, WINDOW, BLOCK_L,
+    num_warps, 1): rows (inner == 1) by scan_lookback_kernel, a few inner positions of stride 1 by
+    scan_lookback_cols_kernel. Returns the launch (compiled kernel, grid, arguments in the kernel's
+    order), for replay.py: its state is ready for the next call."""
+    _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
+    grid = (n_outer * tiles_per_line,)
+    width = next_power_of_2(inner)
+    state = lookback_state(x.device, n_outer, tiles_per_line, window, groups, width)
+    options = dict(OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
+                   REVERSE=reverse)
+    if inner == 1:
+        kernel = scan_lookback_kernel
+        args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_rows=n_outer, length=length, stride_xr=strides[0],
+                    stride_xl=strides[1], tiles_per_row=tiles_per_line, **options,
+                    RUN=run_length(x, block_l, strides[1]))
+    else:
+        kernel = scan_lookback_cols_kernel
+        args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner,
+                    stride_xo=strides[0], stride_xl=strides[1], tiles_per_line=tiles_per_line, **options, WIDTH=width,
+                    DENSE=inner == width == strides[1])
+    return kernel[grid](**args, num_warps=num_warps), grid, args
