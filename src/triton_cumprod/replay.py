@@ -1,9 +1,9 @@
 """The host path of repeated calls. A small tensor's cumprod costs what the host spends on the call:
 the checks, the plan and Triton's dispatch take tens of microseconds against a kernel of a few. So
-an eager call whose scan was one launch of the rows or columns kernel on the input itself is
-remembered by everything that decided that launch (device, dtypes, shape, strides, alignment, dim,
-options), and the next call with the same key launches the compiled kernel again directly, through
-launch.c: its parameters packed once, the two pointers written in per call."""
+an eager call whose scan was one launch of a kernel on the input itself (rows, columns, the single
+pass) is remembered by everything that decided that launch (device, dtypes, shape, strides,
+alignment, dim, options), and the next call with the same key launches the compiled kernel again
+directly, through launch.c: its parameters packed once, the two pointers written in per call."""
 import functools
 import re
 import struct
