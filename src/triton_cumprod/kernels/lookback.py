@@ -141,7 +141,7 @@ def scan_lookback_kernel(
 
 @triton.jit
 def scan_lookback_cols_kernel(
-    x_ptr,  # input, read as (n_outer, length, inner) through its own strides, inner ones of 1
+    x_ptr,  # input, read as (n_outer, length, inner) through its own strides (inner: 1)
     y_ptr,  # output: contiguous (n_outer, length, inner)
     state_ptr,  # lookback_state of WIDTH words an entry: the products of the tile's columns
     n_outer,
