@@ -675,14 +675,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
-            kind = "lookback"
-            n_chunks, block_l, block_a, chunk = lookback_tiles(length, settings["lookback_step"],
-                                                               settings["lookback_window"], settings["lookback_groups"])
-            # 128 bytes of the tile a thread, 256 for a reverse scan (fp32 4096 on 4 warps 0.727, on 2
-            # 0.680; reverse 0.657 and 0.674; bf16 on 2 warps 0.636, on 4 0.530): registers bound
-            # how many tiles a multiprocessor holds.
-            thread_bytes = 256 if reverse else 128
-            num_warps, num_stages = max(1, block_l * itemsize // (32 * thread_bytes)), 1
+            # 256 bytes of the tile a thread for a reverse scan (fp32 4096 on 4 warps 0.657, on 2
+            # 0.674; forwards 0.727 and 0.680).
+            kind, num_stages = "lookback", 1
+            n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize,
+                                                                            256 if reverse else 128)
     else:
         kind = "cols"
         width, wide_tile_bytes, wide_thread_bytes, stages = settings["reverse_cols" if reverse else "cols"]
@@ -705,16 +702,25 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         if single_pass and unit_stride and inner <= settings["lookback_inner"]:
             # A few columns side by side: the single pass, on tiles of all of them
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
-            # cut. Groups of at least a quarter of the rows' tiles a group: (16M, 4) dim 0 fp32 at 32
-            # 0.571 (the split: 0.239), bf16 8 columns at 16 0.446, at 8 0.356 (the split: 0.112).
-            width = next_power_of_2(inner)
-            window = settings["lookback_window"] // min(width, 4)
-            tiles = lookback_tiles(length, settings["lookback_step"] // width, window, settings["lookback_groups"])
-            if split_lines(n_outer, length, tiles[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
-                kind = "lookback"
-                n_chunks, block_l, block_a, chunk = tiles
-                num_warps, num_stages = max(1, block_l * width * itemsize // (32 * 128)), 1
+            # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112).
+            plan = single_pass_plan(length, next_power_of_2(inner), settings, itemsize)
+            if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
+                kind, num_stages = "lookback", 1
+                n_chunks, block_l, block_a, chunk, num_warps = plan
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
+    """(tiles, BLOCK_L, WINDOW, GROUPS, num_warps) of the single pass (kernels/lookback.py) over
+    lines of `length` positions by `width` columns (1 for rows), with tile_settings' `settings`: a
+    tile of lookback_step elements, `thread_bytes` of it a thread (registers bound how many tiles a
+    multiprocessor holds: fp32 4096 on 4 warps 0.727, on 2 0.680; bf16 on 2 0.636, on 4 0.530).
+    Groups of lookback_window tiles shrink with the columns, to a quarter of it at least ((16M, 4)
+    dim 0 fp32 at 32 tiles a group 0.571; bf16 8 columns at 16 0.446, at 8 0.356)."""
+    n_tiles, block_l, window, groups = lookback_tiles(length, settings["lookback_step"] // width,
+                                                      settings["lookback_window"] // min(width, 4),
+                                                      settings["lookback_groups"])
+    return n_tiles, block_l, window, groups, max(1, block_l * width * itemsize // (32 * thread_bytes))
 
 
 def lookback_tiles(length, step, window, groups=1):

@@ -59,9 +59,8 @@ def launcher(compiled, grid, args):
     fresh zeros (a graph owns what it captures). Through launch.c where it packs this kernel's
     parameters, else Triton's own launcher."""
     grid = tuple(grid) + (1,) * (3 - len(grid))
-    values = list(args.values())
-    state = None if values[2] is values[1] else values[2]
-    rest = values[3:]
+    state = held_state(args)
+    rest = list(args.values())[3:]
     runner = compiled[grid]  # Triton's path; it also loads the kernel onto the device
     packed = pack(compiled, grid, args)
     native, runtime = _native(), knobs.runtime
@@ -94,6 +93,13 @@ def _native():
         return None
 
 
+def held_state(args):
+    """The launch's third pointer argument where it is not the output again (rows and columns pass
+    the output for the prefix they do not read): the single pass's state, else None."""
+    _, y, third = list(args.values())[:3]
+    return None if third is y else third
+
+
 PTX_PARAM = re.compile(r"\.param\s+\.[bsu](32|64)\b")
 SLOT_FORMATS = {"i32": "<i4x", "u32": "<I4x", "i64": "<q", "u64": "<Q"}
 
@@ -113,8 +119,7 @@ def pack(compiled, grid, args):
             or compiled.metadata.num_ctas != 1
             or not hasattr(knobs.runtime.launch_enter_hook, "calls")):
         return None
-    output, third = list(args.values())[1:3]
-    state = third is not output
+    state = held_state(args)
     slots, bits, pointers = [], [], []
     for name, value in args.items():
         kind = signature.get(name)
@@ -122,7 +127,7 @@ def pack(compiled, grid, args):
             continue
         if isinstance(kind, str) and kind.startswith("*"):
             pointers.append(len(slots))
-            slots.append(struct.pack("<Q", value.data_ptr() if state and value is third else 0))
+            slots.append(struct.pack("<Q", value.data_ptr() if value is state else 0))
             bits.append("64")
         elif kind in SLOT_FORMATS:
             slots.append(struct.pack(SLOT_FORMATS[kind], value))
@@ -137,4 +142,4 @@ def pack(compiled, grid, args):
         return None
     # launch.c writes the output into the third slot too: the output's own slot where it holds a state.
     return native.make(compiled.function, *grid, 32 * compiled.metadata.num_warps, compiled.metadata.shared,
-                       b"".join(slots), pointers[0], pointers[1], pointers[1] if state else pointers[2])
+                       b"".join(slots), pointers[0], pointers[1], pointers[2] if state is None else pointers[1])
