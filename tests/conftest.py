@@ -78,12 +78,12 @@ class LaunchCounter:
 
 
 @pytest.fixture(autouse=True)
-def fresh_replays(monkeypatch):
+def fresh_replays():
     """Each test starts with no remembered launches (replay.py): a launch recorded by one test must
     not stand in for the plan another test forces on the same layout."""
     from triton_cumprod import replay
 
-    monkeypatch.setattr(replay, "_launches", {})
+    replay.forget()
 
 
 @pytest.fixture

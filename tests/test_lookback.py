@@ -122,3 +122,61 @@ def test_state_is_left_ready_for_the_next_call(device, small_tiles):
 def test_deterministic(device, small_tiles):
     x = near_one((3, 500), device=device, seed=2)
     assert_identical(cumprod(x, 1), cumprod(x, 1))
+
+
+def test_register_cap_fits_one_more_program():
+    # The hardware allocates registers in units of 8 a thread, out of 65536 a multiprocessor.
+    assert dispatch.register_cap(72, 128) == 64  # 7 programs -> 8
+    assert dispatch.register_cap(145, 128) == 128  # 152 allocated: 3 programs -> 4
+    assert dispatch.register_cap(89, 64) == 88  # 96 allocated: 10 programs -> 11
+    assert dispatch.register_cap(152, 64, threads_per_sm=1536) == 144  # sm_89's threads: 6 -> 7
+    assert dispatch.register_cap(24, 128) is None  # 16 programs of 128 threads are all 2048 threads
+    assert dispatch.register_cap(72, 256, threads_per_sm=1536) == 64  # 3 -> 4 programs; 6 would not fit
+    for registers in range(1, 256):
+        for threads in (32, 64, 128, 256):
+            cap = dispatch.register_cap(registers, threads)
+            if cap is not None:
+                assert 0 < cap < registers + 8 and cap % 8 == 0
+                assert 65536 // (cap * threads) > 65536 // (-(-registers // 8) * 8 * threads)
+
+
+class FakeCompiled:
+    def __init__(self, registers, spills):
+        self.n_regs, self.n_spills = registers, spills
+
+    def __getitem__(self, grid):
+        return None
+
+
+class FakeKernel:
+    """Stands in for a Triton kernel: compiles to `registers` (or the cap), spilling `spills` bytes
+    under a cap; records its warm-ups and launches."""
+
+    def __init__(self, registers, spills):
+        self.registers, self.spills = registers, spills
+        self.params = [type("Param", (), {"name": "BLOCK", "is_constexpr": True})()]
+        self.warmups, self.launches = [], []
+
+    def warmup(self, grid, num_warps, maxnreg=None, **args):
+        self.warmups.append(maxnreg)
+        return FakeCompiled(maxnreg or self.registers, self.spills if maxnreg else 0)
+
+    def __getitem__(self, grid):
+        return lambda **args: self.launches.append(args)
+
+
+@pytest.mark.parametrize("spills,cap", [(0, 64), (8, 64), (12, None)])
+def test_launch_resident_caps_registers_where_it_spills_little(monkeypatch, spills, cap):
+    props = type("Props", (), {"regs_per_multiprocessor": 65536, "max_threads_per_multi_processor": 2048})()
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: props)
+    kernel, gpu = FakeKernel(72, spills), torch.device("cuda", 0)  # a kernel of its own: decided afresh
+    for _ in range(2):
+        lookback.launch_resident(kernel, (10,), {"BLOCK": 16, "n": 3}, 4, gpu)
+    assert kernel.warmups == [None, 64]  # decided once for the kernel's constexprs and warps
+    expected = {"BLOCK": 16, "n": 3, "num_warps": 4, **({} if cap is None else {"maxnreg": cap})}
+    assert kernel.launches == [expected, expected]
+    lookback.launch_resident(kernel, (10,), {"BLOCK": 32, "n": 3}, 4, gpu)
+    assert kernel.warmups == [None, 64, None, 64]
+    # On the CPU (the interpreter) the compiler's own count: nothing is compiled ahead.
+    lookback.launch_resident(kernel, (10,), {"BLOCK": 16, "n": 3}, 4, torch.device("cpu"))
+    assert kernel.launches[-1] == {"BLOCK": 16, "n": 3, "num_warps": 4} and len(kernel.warmups) == 4

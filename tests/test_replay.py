@@ -23,7 +23,6 @@ def full_path(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(replay, "run_forward", spy)
-    monkeypatch.setattr(replay, "_launches", {})
     return calls
 
 
@@ -59,6 +58,7 @@ def test_second_call_replays_the_first(case, full_path):
     again = cumprod(x, dim, **options)
     assert len(full_path) == 1, "the second call did not replay"
     assert_identical(again, first)
+    assert_identical(replay._native_replay(x, dim, out_dtype, exclusive, reverse), first)  # in C++
     # New data of the same layout: the replayed launch reads it.
     y = make(shape, dtype, 2, transposed) if dtype.is_floating_point else torch.randint(-2, 3, shape, device="cuda", dtype=dtype)
     result = cumprod(y, dim, **options)
@@ -156,8 +156,9 @@ def test_replay_calls_launch_hooks(full_path):
 
 
 def test_replays_take_the_packed_launch():
-    # launch.c packs the rows, column and single-pass kernels' parameters (else replays fall back to
-    # Triton's launcher, slower by microseconds a call).
+    # replay.cpp builds and packs the rows, column and single-pass kernels' parameters (else replays
+    # fall back to Triton's launcher, slower by microseconds a call).
+    assert replay._native() is not None
     for shape, dim in (((8, 128), 1), ((64, 33, 1024), 1), ((4096, 257), 1), ((1_000_003,), 0)):
         x = torch.rand(shape, device="cuda")
         _, launch = forward.run_forward(x, dim, torch.float32)

@@ -5,7 +5,7 @@ from .cols import column_block
 from .rows import row_block
 from ..dispatch import ceil_div
 from .combine import accumulator_dtype, exclusive_combine, joined, mirrored, parted, pick, run_length, triton_dtype
-from .lookback import lookback_state, lookback_tile, wait_all, wait_one
+from .lookback import launch_resident, lookback_state, lookback_tile, wait_all, wait_one
 
 
 @triton.jit
@@ -463,8 +463,7 @@ def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan, exclu
     tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
     _, tiles_per_row, _, window, block_l, num_warps = plan
     state = lookback_state(x.device, n_rows, tiles_per_row, window)
-    backward_lookback_kernel[(n_rows * tiles_per_row,)](
-        x, y, g, gx, state, n_rows, length, tiles_per_row,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, EXCLUSIVE=exclusive, REVERSE=reverse,
-        num_warps=num_warps,
-    )
+    args = dict(x_ptr=x, y_ptr=y, g_ptr=g, gx_ptr=gx, state_ptr=state, n_rows=n_rows, length=length,
+                tiles_per_row=tiles_per_row, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window,
+                EXCLUSIVE=exclusive, REVERSE=reverse)
+    launch_resident(backward_lookback_kernel, (n_rows * tiles_per_row,), args, num_warps, x.device)

@@ -2,7 +2,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..dispatch import ceil_div, next_power_of_2
+from ..dispatch import ceil_div, next_power_of_2, register_cap
 from .combine import mirrored, mul_combine, run_length, scan_mirrored, scan_tile, triton_dtype
 
 
@@ -209,6 +209,38 @@ def lookback_state(device, n_rows, tiles_per_row, window, groups=1, width=1):
                        device=device)
 
 
+def launch_resident(kernel, grid, args, num_warps, device, caps={}):
+    """kernel[grid](**args, num_warps=num_warps), compiled to the registers a thread at which one
+    more program fits on a multiprocessor (dispatch.register_cap) where that spills at most 8 bytes
+    a thread (16 cost the gradient 0.06): the single passes wait with their tiles in registers. A
+    cap changes no arithmetic, so results are bitwise the same; on the CPU (TRITON_INTERPRET=1)
+    there is none. `caps` keeps each decision, by kernel, warps, device and constexprs, from call to
+    call (the answer file holds no module state, hence a default made once)."""
+    options = dict(num_warps=num_warps)
+    if device.type == "cuda":
+        key = (kernel, num_warps, device, *(args[p.name] for p in kernel.params if p.is_constexpr))
+        if key not in caps:
+            caps[key] = resident_cap(kernel, grid, args, num_warps, device)
+        if caps[key] is not None:
+            options["maxnreg"] = caps[key]
+    return kernel[grid](**args, **options)
+
+
+def resident_cap(kernel, grid, args, num_warps, device):
+    """The maxnreg launch_resident compiles `kernel` to, or None."""
+    props = torch.cuda.get_device_properties(device)
+    threads = 32 * num_warps
+    compiled = kernel.warmup(**args, grid=grid, num_warps=num_warps)
+    compiled[grid]  # loads it, which counts its registers
+    cap = register_cap(compiled.n_regs, threads, getattr(props, "regs_per_multiprocessor", 65536),
+                       getattr(props, "max_threads_per_multi_processor", 2048))
+    if cap is None:
+        return None
+    capped = kernel.warmup(**args, grid=grid, num_warps=num_warps, maxnreg=cap)
+    capped[grid]  # the same, capped: its spills
+    return cap if capped.n_spills <= 8 else None
+
+
 def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
     """Scan the middle axis of `x`, read as (n_outer, length, inner) through `strides`, into `y` in
     one pass with the tile sizes of `plan` = ("lookback", tiles_per_line, GROUPS, WINDOW, BLOCK_L,
@@ -231,4 +263,4 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
         args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner,
                     stride_xo=strides[0], stride_xl=strides[1], tiles_per_line=tiles_per_line, **options, WIDTH=width,
                     DENSE=inner == width == strides[1])
-    return kernel[grid](**args, num_warps=num_warps), grid, args
+    return launch_resident(kernel, grid, args, num_warps, x.device), grid, args
