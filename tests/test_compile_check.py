@@ -100,6 +100,20 @@ def test_kernels_compile(reports, arch, case):
         assert final["load_bits"] == bits and final["store_bits"] == bits, f"accesses are not {bits} bits wide: {final}"
 
 
+def test_single_pass_fits_one_more_program(reports):
+    # The fp32 1-D single pass: 72 registers (7 programs of 4 warps a multiprocessor), 64 (8) under
+    # the cap lookback.launch_resident takes, without a spill, on both generations (H200: 0.763 ->
+    # 0.789 of copy). Every single-pass launch reports its cap.
+    case = CASES.index(((268435456,), 0, "float32", None, False, True, False, False, False))
+    for arch in (89, 90):
+        (launch,) = reports[(arch, case)]
+        assert launch["kernel"] == "scan_lookback_kernel", launch
+        assert launch["resident_maxnreg"] == 64 and launch["resident_registers"] <= 64, launch
+        assert launch["resident_spill_bytes"] == 0, launch
+    resident = [launch for launches in reports.values() for launch in launches if "lookback" in launch["kernel"]]
+    assert resident and all("resident_maxnreg" in launch for launch in resident)
+
+
 def test_vector_width_reader():
     from triton_cumprod.compile_check import _vector_bits
 

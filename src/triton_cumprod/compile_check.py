@@ -8,7 +8,10 @@ each kernel launch replaced by an ahead-of-time compile for `sm_<arch>` through 
 compiler and ptxas. It reports, per launch, the widest global load (or pipelined copy to shared
 memory) and store in the PTX, any local-memory traffic, and the registers and register spills ptxas
 assigns, so CI catches compiler crashes, lost vectorisation and spills that only a GPU would
-otherwise show. Must run without TRITON_INTERPRET (the kernels must be compiled functions).
+otherwise show. For the single passes, which a GPU compiles to fewer registers where one more
+program then fits (kernels/lookback.py: launch_resident), it also reports that cap and the capped
+compile's registers and spills. Must run without TRITON_INTERPRET (the kernels must be compiled
+functions).
 """
 import argparse
 import json
@@ -25,11 +28,14 @@ from triton.backends.nvidia.compiler import get_ptxas
 from triton.compiler import ASTSource
 
 from triton_cumprod import autograd, forward
+from triton_cumprod.dispatch import register_cap
 from triton_cumprod.kernels import backward, cols, lookback, rows
 from triton_cumprod.layout import scan_view
 
 # What a GPU generation reports to the dispatcher: (multiprocessors, capability).
 TRAITS = {89: (128, (8, 9)), 90: (132, (9, 0))}
+THREADS_PER_SM = {89: 1536, 90: 2048}  # both hold 65536 registers a multiprocessor
+RESIDENT_KERNELS = {"scan_lookback_kernel", "scan_lookback_cols_kernel", "backward_lookback_kernel"}
 POINTER_TYPES = {
     torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32", torch.float64: "*fp64",
     torch.int8: "*i8", torch.int16: "*i16", torch.int32: "*i32", torch.int64: "*i64", torch.uint8: "*u8",
@@ -101,18 +107,30 @@ class _Compiler:
         def compile_launch(*args, num_warps=4, **kwargs):
             signature, constants, attrs, constexprs = _signature(self.kernel, args, kwargs)
             source = ASTSource(self.kernel, signature, constants, attrs)
-            compiled = triton.compile(source, target=GPUTarget("cuda", self.arch, 32), options={"num_warps": num_warps})
-            ptx = compiled.asm["ptx"]
-            self.report.append({
+            ptx, shared = self._ptx(source, num_warps)
+            launch = {
                 "kernel": self.kernel.__name__, "grid": list(grid), "num_warps": num_warps,
                 "constexprs": {k: str(v) for k, v in constexprs.items()},
                 "load_bits": max(_vector_bits(ptx, "ld.global"), _async_copy_bits(ptx)),
                 "store_bits": _vector_bits(ptx, "st.global"),
                 "local_memory": "ld.local" in ptx or "st.local" in ptx,
                 **dict(zip(("registers", "spill_bytes"), _registers(ptx, self.arch))),
-                "shared_bytes": compiled.metadata.shared,
-            })
+                "shared_bytes": shared,
+            }
+            if self.kernel.__name__ in RESIDENT_KERNELS:
+                cap = register_cap(launch["registers"], 32 * num_warps, 65536, THREADS_PER_SM[self.arch])
+                launch["resident_maxnreg"] = cap
+                if cap is not None:
+                    capped = _registers(self._ptx(source, num_warps, maxnreg=cap)[0], self.arch)
+                    launch.update(zip(("resident_registers", "resident_spill_bytes"), capped))
+            self.report.append(launch)
         return compile_launch
+
+    def _ptx(self, source, num_warps, **options):
+        """(PTX, shared memory bytes) of `source` compiled for this generation."""
+        compiled = triton.compile(source, target=GPUTarget("cuda", self.arch, 32),
+                                  options={"num_warps": num_warps, **options})
+        return compiled.asm["ptx"], compiled.metadata.shared
 
 
 def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, gradient=False, exclusive=False,
