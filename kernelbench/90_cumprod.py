@@ -637,7 +637,11 @@ def tile_settings(capability, itemsize):
       (fp32 on 4 warps: 128; 16-bit on 2: 64) in super-groups of 8 groups: 1-D 2^28 fp32
       0.753-0.770, 16 x 2^24 0.770-0.783, bf16 0.637 (groups of 64 in super-groups of 64: 0.724,
       0.735, 0.640; groups of 32: 0.59; one chain of groups of 256: 0.660, 0.595). The gradient's
-      chain: groups of 256 (super-groups of 16 groups: 0.492 against 0.631).
+      chain: groups of 64 tiles of 2048 under the register cap (kernels/lookback.py:
+      launch_resident): 1-D 2^28 0.748 (groups of 128: 0.739, 32: 0.378; 4096-element tiles in
+      groups of 256, 128, 64: 0.714-0.717, 0.726, 0.728); exclusive / reverse / both 0.616 / 0.797
+      / 0.748 (groups of 256: 0.589 / 0.751 / 0.731). Super-groups of 16 groups of 256: 0.492
+      against 0.631 (before the cap).
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -660,7 +664,7 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
                 lookback_groups=8, lookback_inner=8,
-                backward_window=256)
+                backward_window=64)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
