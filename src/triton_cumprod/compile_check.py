@@ -118,7 +118,7 @@ class _Compiler:
                 "shared_bytes": shared,
             }
             if self.kernel.__name__ in RESIDENT_KERNELS:
-                cap = register_cap(launch["registers"], 32 * num_warps, 65536, THREADS_PER_SM[self.arch])
+                cap = register_cap(launch["registers"], 32 * num_warps, threads_per_sm=THREADS_PER_SM[self.arch])
                 launch["resident_maxnreg"] = cap
                 if cap is not None:
                     capped = _registers(self._ptx(source, num_warps, maxnreg=cap)[0], self.arch)

@@ -94,12 +94,10 @@ int hooked() {
   return 0;
 }
 
-bool is_tensor(PyObject *object) { return THPVariable_Check(object); }
-
 /* replay(input, dim, dtype, exclusive, reverse) -> the output, or None where no launch is
  * remembered for this call or replay.py's path must take it. */
 PyObject *replay(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 5 || !is_tensor(args[0]) || !PyLong_Check(args[1])) {
+  if (nargs != 5 || !THPVariable_Check(args[0]) || !PyLong_Check(args[1])) {
     PyErr_SetString(PyExc_TypeError, "replay(input: Tensor, dim: int, dtype, exclusive: bool, reverse: bool)");
     return nullptr;
   }
@@ -168,7 +166,7 @@ PyObject *remember(PyObject *, PyObject *args) {
                         &state, &home, &knobs_runtime))
     return nullptr;
   int n = static_cast<int>(size / 8);
-  if (!is_tensor(input) || !THPDtype_Check(out_dtype) || (state != Py_None && !is_tensor(state)) || size % 8 != 0 ||
+  if (!THPVariable_Check(input) || !THPDtype_Check(out_dtype) || (state != Py_None && !THPVariable_Check(state)) || size % 8 != 0 ||
       x_slot < 0 || x_slot >= n || y_slot < 0 || y_slot >= n || third_slot < 0 || third_slot >= n) {
     PyErr_SetString(PyExc_ValueError, "remember: bad arguments or parameter slots out of range");
     return nullptr;
@@ -195,8 +193,7 @@ PyObject *remember(PyObject *, PyObject *args) {
   if (launches.size() >= kMaxLaunches)
     launches.clear();
   Key key = key_of(THPVariable_Unpack(input), dim, dtype, exclusive, reverse);
-  launches.erase(key);
-  launches.emplace(std::move(key), std::move(launch));  // params point into slots, whose buffer moves along
+  launches.insert_or_assign(std::move(key), std::move(launch));  // params point into slots, whose buffer moves along
   Py_XSETREF(runtime, Py_NewRef(knobs_runtime));
   Py_RETURN_NONE;
 }

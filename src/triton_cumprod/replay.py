@@ -63,8 +63,9 @@ def record(input, dim, dtype, exclusive, reverse, out_dtype):
         if len(_launches) >= MAX_LAUNCHES:
             _launches.clear()
         _launches[_key(input, input.data_ptr(), dim, dtype, exclusive, reverse)] = (launcher(*launch), out_dtype)
-        native, packed = _native(), pack(*launch)
-        if native is not None and packed is not None:
+        native = _native()
+        packed = None if native is None else pack(*launch)
+        if packed is not None:
             native.remember(input, dim, dtype, exclusive, reverse, *packed, out_dtype, held_state(launch[2]),
                             torch.cuda.current_stream().cuda_stream, knobs.runtime)
             _native_replay = native.replay
