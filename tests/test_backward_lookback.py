@@ -235,3 +235,21 @@ def test_deterministic(device, small_tiles):
     g = near_one((3, 500), device=device, seed=19, spread=1.0)
     assert_identical(gradient(x, 1, g), gradient(x, 1, g))
     assert [plan[0] for plan in small_tiles] == ["lookback"] * 2
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shape,dim", [((1 << 24,), 0), ((4, 1 << 22), 1)], ids=["1-D", "4 rows"])
+def test_long_rows_no_less_accurate_than_torch(shape, dim, device):
+    """A row of thousands of tiles: the carry multiplies every tile's product, so those products
+    must round once (kernels/combine.py: wide_product), or the error walks past torch's own."""
+    x = near_one(shape, device=device, seed=13, spread=1 / 256, signs=False)
+    g = near_one(shape, device=device, seed=14, spread=1 / 256, signs=False)
+    exact = exact_gradient(x, dim, g)
+    leaf = x.clone().requires_grad_()
+    torch.cumprod(leaf, dim).backward(g)
+
+    def error(grad):
+        return ((grad.double() - exact).abs().max() / exact.abs().max()).item()
+
+    assert error(gradient(x, dim, g)) <= error(leaf.grad)
+    assert plan_backward(*((1,) + shape if dim == 0 else shape), 1, *H200, 4)[0] == "lookback"

@@ -10,6 +10,23 @@ def mul_combine(a, b):
 
 
 @triton.jit
+def two_product_combine(hi1, lo1, hi2, lo2):
+    # Products as float32 pairs hi + lo: the rounding error of hi1 * hi2 is exact by an fma.
+    hi = hi1 * hi2
+    return hi, tl.fma(hi1, hi2, -hi) + (hi1 * lo2 + lo1 * hi2)
+
+
+@triton.jit
+def wide_product(x, axis: tl.constexpr):
+    # The product of float32 x along `axis` as a float64, with float32 units only: a float64
+    # reduction converts every element first and holds them (43 more registers a thread in the
+    # single-pass gradient). Where hi is 0 or not finite, hi itself: a low part of NaN (inf - inf)
+    # or a sum of zeros would lose the value or the sign.
+    hi, lo = tl.reduce((x, tl.zeros_like(x)), axis, two_product_combine)
+    return tl.where((hi - hi == 0) & (hi != 0), hi.to(tl.float64) + lo.to(tl.float64), hi)
+
+
+@triton.jit
 def pick(values, where, axis: tl.constexpr, keep_dims: tl.constexpr = False):
     # The entry of each line along `axis` at the one position `where` marks: a product with ones,
     # so exact, whatever the value (inf, NaN, -0.0).
