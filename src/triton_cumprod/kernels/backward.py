@@ -64,8 +64,10 @@ def edge_output(col, length, BLOCK_L: tl.constexpr, EXCLUSIVE: tl.constexpr, REV
 
 @triton.jit
 def tile_product(x, products, where, axis: tl.constexpr):
-    # The product of x along `axis`: rounded once (combine.wide_product) for float32, else the
-    # entry of `products` (the scan's running product) that `where` marks.
+    # The product of x along `axis`, for a carry that passes through it: rounded once
+    # (combine.wide_product) for float32, whose scans round low at every factor near one, which a
+    # line of tiles adds up; else the entry of `products` (the scan's running product) that `where`
+    # marks.
     if x.dtype == tl.float32:
         return wide_product(x, axis).to(tl.float32)
     return pick(products, where, axis)
@@ -257,9 +259,8 @@ def backward_line_kernel(
             if not REVERSE:
                 gx = parted(gx, RUN)
             tl.store(gx_ptr + at, gx.to(gx_ptr.dtype.element_ty), mask=mask)
-            # The carry passes on through the tile's map with its product rounded once: the scan's
-            # float32 product rounds low at every factor near one, and a row of tiles adds that up
-            # (32768^2: 1.25e-5 against torch's 9.6e-6).
+            # The carry passes on through the tile's map, its product from tile_product (32768^2:
+            # 6.5e-6; 1.25e-5 from the scan's product, against torch's 9.6e-6).
             carry = pick(full_b, last, 0, True) + tile_product(x, full_a, last, 0) * carry
     if REDUCE:
         out = gx_ptr + row * n_chunks + pid_c
@@ -413,12 +414,11 @@ def backward_lookback_kernel(
     edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
     # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
     y_edge = tl.where(inside, tl.load(y_ptr + row * length + edge, mask=inside).to(tl.float32), 1)
-    a, b, _, full_b = recurrence(x, g, 0, EXCLUSIVE, not REVERSE)
+    a, b, full_a, full_b = recurrence(x, g, 0, EXCLUSIVE, not REVERSE)
     leave = steps == (BLOCK_L - 1 if REVERSE else 0)
-    # The tile's product, rounded once: the scan's float32 product rounds at every factor, and a
-    # long row's carry multiplies the products of all its tiles (1-D 2^28: 3e-4 against torch's
-    # 2.5e-4, 7e-6 this way).
-    tile_a = wide_product(x, 0).to(tl.float32)
+    # A long row's carry multiplies the products of all its tiles (1-D 2^28: 3e-4 from the scan's
+    # products, against torch's 2.5e-4; 7e-6 from tile_product's).
+    tile_a = tile_product(x, full_a, leave, 0)
     tile_b = pick(full_b, leave, 0)
     tl.atomic_xchg(tile_words + t, pack_map(tile_a, tile_b), sem="relaxed")
     # The maps of the tiles before this one in its group, composed by a scan in index order (the
