@@ -35,7 +35,7 @@ OPTION_CASES = [
     ("rows split (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
 ]
 
-# (name, shape, dim, exclusive, reverse)
+# (name, shape, dim, exclusive, reverse[, dtype])
 BACKWARD_CASES = [
     ("gradient, rows", (3, 20001), 1, False, False),
     ("gradient, short rows", (1001, 37), 1, False, False),
@@ -46,16 +46,19 @@ BACKWARD_CASES = [
     ("gradient, rows, reverse", (3, 20001), 1, False, True),
     ("gradient, single pass, both", (1000003,), 0, True, True),
     ("gradient, cols split, both", (200003, 3), 0, True, True),
+    ("gradient, bf16 cols", (77, 513, 131), 1, False, False, torch.bfloat16),
+    ("gradient, bf16 cols, both", (77, 513, 131), 1, True, True, torch.bfloat16),
 ]
 
 
-def check_backward(name, shape, dim, exclusive, reverse):
-    x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).requires_grad_()
-    g = torch.rand(shape, device="cuda")
+def check_backward(name, shape, dim, exclusive, reverse, dtype=torch.float32):
+    x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype).requires_grad_()
+    g = torch.rand(shape, device="cuda").to(dtype)
     (ours,) = torch.autograd.grad(cumprod(x, dim, exclusive=exclusive, reverse=reverse), x, g)
     xd = x.detach().double().requires_grad_()
     (ref,) = torch.autograd.grad(torch_scan(xd, dim, {}, exclusive, reverse), xd, g.double())
-    ok = ((ours.double() - ref).abs().max() <= 1e-4 * ref.abs().max()).item()
+    tolerance = 1e-2 if dtype == torch.bfloat16 else 1e-4
+    ok = ((ours.double() - ref).abs().max() <= tolerance * ref.abs().max()).item()
     print(f"{name:<28} {tuple(shape)} dim {dim}: {'ok' if ok else 'WRONG'}", flush=True)
     return ok
 

@@ -118,6 +118,21 @@ def test_gradient_dtype_and_accuracy(dtype, device):
     assert ours_error <= max(2 * torch_error, 4 * torch.finfo(dtype).eps), (ours_error, torch_error)
 
 
+def test_half_columns_plan_and_accuracy(device):
+    """16-bit columns that fill the GPU: one warp a program, each lane two whole columns in steps of 8
+    (dispatch.plan_backward), no less accurate than torch's gradient."""
+    assert plan_backward(4096, 4096, 4096, 132, (9, 0), 2)[3:] == (64, 8, 1)
+    assert plan_backward(4096, 4096, 4096, 132, (9, 0), 4)[3:] == (64, 32, 4)
+    x = near_one((3, 40, 64), device=device, seed=23, spread=1 / 8).to(torch.bfloat16)
+    g = near_one((3, 40, 64), device=device, seed=24).to(torch.bfloat16)
+    ours, theirs = gradients(x, 1, g)
+    exact, _ = gradients(x.double(), 1, g.double())
+    scale = exact.abs().max().item()
+    ours_error = (ours.double() - exact).abs().max().item() / scale
+    torch_error = (theirs.double() - exact).abs().max().item() / scale
+    assert ours_error <= max(2 * torch_error, 4 * torch.finfo(torch.bfloat16).eps), (ours_error, torch_error)
+
+
 def test_dtype_argument(device):
     """dtype= casts before the scan: the gradient comes back in the input's dtype."""
     x = near_one((3, 50), device=device, seed=13)

@@ -51,10 +51,11 @@ ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}
 
 
 def access_bits(launch):
-    """The widest access `launch`'s layout allows: 16 bytes, or a column kernel's run of columns
-    where each lane owns RUN of them (kernels/cols.py: column_run)."""
+    """The widest access `launch`'s layout allows: 16 bytes, or a column kernel's (forward or
+    gradient) run of columns where each lane owns RUN of them (kernels/cols.py: column_run)."""
     constexprs = launch["constexprs"]
-    if launch["kernel"] == "scan_cols_kernel" and int(constexprs["RUN"]) < int(constexprs["BLOCK_I"]):
+    in_runs = int(constexprs.get("RUN", 0)) < int(constexprs.get("BLOCK_I", 0))
+    if launch["kernel"] in ("scan_cols_kernel", "backward_cols_kernel") and in_runs:
         return int(constexprs["RUN"]) * ELEMENT_BITS[constexprs["OUT"]]
     return 128
 

@@ -224,12 +224,12 @@ def test_triton_dtype():
 @triton.jit
 def wide_product_kernel(x_ptr, out_ptr, N: tl.constexpr):
     row = tl.program_id(0)
-    tl.store(out_ptr + row, wide_product(tl.load(x_ptr + row * N + tl.arange(0, N)), 0))
+    tl.store(out_ptr + row, wide_product(tl.load(x_ptr + row * N + tl.arange(0, N)), 0).to(out_ptr.dtype.element_ty))
 
 
-def wide_products(x):
-    out = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
-    wide_product_kernel[(x.shape[0],)](x, out, N=x.shape[1])
+def wide_products(x, dtype=torch.float64, num_warps=4):
+    out = torch.empty(x.shape[0], dtype=dtype, device=x.device)
+    wide_product_kernel[(x.shape[0],)](x, out, N=x.shape[1], num_warps=num_warps)
     return out
 
 
@@ -243,6 +243,18 @@ def test_wide_product_rounds_far_below_float32(device):
     assert ((ours - exact).abs() / exact.abs()).max() < 1e-11
     float32 = x.prod(1).double()
     assert ((float32 - exact).abs() / exact.abs()).max() > 1e-8
+
+
+@pytest.mark.skipif(interpreted(), reason="triton's interpreter computes fma as a rounded product plus an addend")
+@pytest.mark.parametrize("num_warps", [1, 2, 4])
+def test_wide_product_rounded_once_to_float32(num_warps, device):
+    """As the kernels take it (rounded to float32), on any number of warps: within half a float32 ulp
+    of the exact product. A finiteness test written hi - hi == 0 was contracted with hi's product
+    into an fma on one warp, which dropped the low part."""
+    x = near_one((4, 1024), seed=13, spread=0.1)
+    exact = x.double().prod(1)
+    ours = wide_products(x.to(device), torch.float32, num_warps).cpu().double()
+    assert ((ours - exact).abs() / exact.abs()).max() <= 2**-24 * 1.001
 
 
 def test_wide_product_special_values(device):

@@ -115,6 +115,17 @@ def test_gradient_of_empty_tensors(exclusive, reverse, shape, dim, device):
     assert grad.shape == x.shape and grad.dtype == x.dtype
 
 
+def assert_matches_torch_ops(x, dim, g, exclusive, reverse, label=""):
+    """Our float64 gradient of the scan equals that of torch's own ops (flips and a shift), zeros
+    where theirs are."""
+    ours = x.clone().requires_grad_()
+    theirs = x.clone().requires_grad_()
+    (grad_ours,) = torch.autograd.grad(cumprod(ours, dim, exclusive=exclusive, reverse=reverse), ours, g)
+    (grad_theirs,) = torch.autograd.grad(torch_scan(theirs, dim, {}, exclusive, reverse), theirs, g)
+    assert torch.equal(grad_ours == 0, grad_theirs == 0), label
+    torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-10, atol=1e-12, msg=lambda m: f"{label}: {m}")
+
+
 @pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)
 def test_gradient_with_zeros(exclusive, reverse, device):
     """Exact where inputs are zero: against the gradient of torch's own ops (flips and a shift)."""
@@ -122,12 +133,7 @@ def test_gradient_with_zeros(exclusive, reverse, device):
     x[0, [0, 17]] = 0
     x[1, [20, 21, 39]] = 0
     g = near_one((3, 40), dtype=torch.float64, device=device, seed=9)
-    ours = x.clone().requires_grad_()
-    theirs = x.clone().requires_grad_()
-    (grad_ours,) = torch.autograd.grad(cumprod(ours, 1, exclusive=exclusive, reverse=reverse), ours, g)
-    (grad_theirs,) = torch.autograd.grad(torch_scan(theirs, 1, {}, exclusive, reverse), theirs, g)
-    assert torch.equal(grad_ours == 0, grad_theirs == 0)
-    torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-10, atol=1e-12)
+    assert_matches_torch_ops(x, 1, g, exclusive, reverse)
 
 
 # test_autograd's layouts, small: the split ones still cut in many chunks by small_planner.
@@ -147,12 +153,25 @@ def test_gradient_of_many_tiles_and_chunks(layout, kind, exclusive, reverse, dev
     x.select(dim, 15).zero_()
     x.select(dim, 48).zero_()
     g = near_one(shape, dtype=torch.float64, device=device, seed=13)
-    ours = x.clone().requires_grad_()
-    theirs = x.clone().requires_grad_()
-    (grad_ours,) = torch.autograd.grad(cumprod(ours, dim, exclusive=exclusive, reverse=reverse), ours, g)
-    (grad_theirs,) = torch.autograd.grad(torch_scan(theirs, dim, {}, exclusive, reverse), theirs, g)
-    assert torch.equal(grad_ours == 0, grad_theirs == 0), layout
-    torch.testing.assert_close(grad_ours, grad_theirs, rtol=1e-10, atol=1e-12, msg=lambda m: f"{layout}: {m}")
+    assert_matches_torch_ops(x, dim, g, exclusive, reverse, layout)
+
+
+def threads_own_columns(n_chunks):
+    """plan_backward's tile for 16-bit columns that fill the GPU (64 columns on one warp, each lane
+    two whole columns: kernels/cols.py column_run) in steps of 8, lines cut in `n_chunks` chunks."""
+    return lambda n_outer, length, inner, *_: ("cols", n_chunks, -(-length // (8 * n_chunks)) * 8, 64, 8, 1)
+
+
+@pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)
+@pytest.mark.parametrize("n_chunks", [1, 3])
+def test_gradient_of_columns_owned_by_threads(n_chunks, exclusive, reverse, device, monkeypatch):
+    """The column gradient with each lane walking two whole columns: 100 columns (the second tile
+    part masked), zeros on a step's edge, against the gradient of torch's own ops."""
+    monkeypatch.setattr(autograd, "plan_backward", threads_own_columns(n_chunks))
+    x = near_one((2, 44, 100), dtype=torch.float64, device=device, seed=16)
+    x[:, [15, 24]] = 0
+    g = near_one((2, 44, 100), dtype=torch.float64, device=device, seed=17)
+    assert_matches_torch_ops(x, 1, g, exclusive, reverse)
 
 
 @pytest.mark.parametrize("exclusive,reverse", OPTIONS, ids=OPTION_IDS)

@@ -225,6 +225,13 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         num_warps = 4
         lines = n_outer * ceil_div(inner, block_a)
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
+    if kind == "cols" and block_a == 64 and itemsize <= 2 and n_chunks == 1:
+        # 16-bit columns that fill the GPU: one warp, each lane two whole columns (the forward's
+        # layout, kernels/cols.py: column_run), 8 rows a step and four steps in flight (bf16 dim 0
+        # of 32768^2: 0.646 against 0.468 on 4 warps; fp16 0.66 against 0.47). fp32 keeps the tile
+        # across threads: in this layout (its recurrence in float64) it ran 0.686 against 0.857; so
+        # do split lines ((1M, 64) fp32 in this layout: 0.255 against 0.446).
+        block_l, num_warps = min(8, block_l), 1
     if kind == "line" and n_chunks > 1 and itemsize <= 4:
         # Half the forward's look-back tiles, in groups of their own; 32 values a thread: 2048 on
         # 2 warps (1-D 2^28 under the register cap, groups of 64: plain 0.748, on 4096 0.728;

@@ -1,7 +1,7 @@
 import triton
 import triton.language as tl
 
-from .cols import column_block
+from .cols import column_block, column_run
 from .rows import row_block
 from ..dispatch import ceil_div
 from .combine import (accumulator_dtype, exclusive_combine, joined, mirrored, parted, pick, run_length, triton_dtype,
@@ -246,7 +246,7 @@ def backward_line_kernel(
             g = joined(g)
         a, b, full_a, full_b = recurrence(x, g, 0, EXCLUSIVE, False)
         if REDUCE:
-            tile_a, tile_b = pick(full_a, last, 0, True), pick(full_b, last, 0, True)
+            tile_a, tile_b = tile_product(x, full_a, last, 0), pick(full_b, last, 0, True)
             chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, tile_a, tile_b)
         else:
             r = b + a * carry
@@ -283,33 +283,41 @@ def backward_cols_kernel(
     ACC: tl.constexpr,  # dtype the gradient is computed in
     BLOCK_L: tl.constexpr,  # scan positions per step
     BLOCK_I: tl.constexpr,  # inner positions per program
+    RUN: tl.constexpr,  # inner positions side by side in a thread (kernels/cols.py: column_run)
     REDUCE: tl.constexpr,  # write each chunk's map (a, b) instead of the gradient
     BLOCK_C: tl.constexpr,  # chunk maps composed a step
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
+    STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
 ):
     # Division-free, so exact where inputs are zero:
     #   grad_x[i] = y[i - 1] * r[i],   r[i] = g[i] + x[i + 1] * r[i + 1],   r[length] = 0;
     # for an exclusive scan, y[i] * r[i] with r[i] = g[i + 1] + x[i + 1] * r[i + 1]. A reverse scan
     # mirrors both: the recurrence runs left to right from r[-1] = 0, and y is read one place the
-    # other way. Each program walks its chunk in the recurrence's direction in [BLOCK_L, BLOCK_I]
-    # tiles whose rows are read in that order, so an ordinary scan of the maps r -> b + a * r
-    # composes them; the carry is r where the tile is left.
+    # other way. Each program walks its chunk in the recurrence's direction in [BLOCK_I // RUN,
+    # BLOCK_L, RUN] tiles whose rows are read in that order, so an ordinary scan of the maps
+    # r -> b + a * r composes them; the carry is r where the tile is left. Where RUN < BLOCK_I each
+    # thread holds RUN whole columns of a tile (the forward's scan_cols_kernel layout) and the scan
+    # runs through them within the thread; with RUN = BLOCK_I the lanes split columns and rows.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I)
+    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
     base = outer * length * inner + cols
-    maps = maps_ptr + (outer * n_chunks) * inner + cols
-    # The carry entering this chunk: the maps of the chunks the recurrence passes first applied to 0.
+    # The carry entering this chunk: the maps of the chunks the recurrence passes first applied to 0,
+    # composed on the program's columns in a line.
+    line = tl.reshape(cols, [BLOCK_I])
     carry = tl.zeros([BLOCK_I], ACC)
     if not REDUCE:
-        carry = entering_carry(maps, col_mask, n_outer * n_chunks * inner, inner, pid_c, n_chunks, carry, 0, BLOCK_C,
-                               REVERSE)
-    chunk_a = tl.full([BLOCK_I], 1, ACC)
-    chunk_b = tl.zeros([BLOCK_I], ACC)
-    steps = tl.arange(0, BLOCK_L)
+        carry = entering_carry(maps_ptr + (outer * n_chunks) * inner + line, line < inner, n_outer * n_chunks * inner,
+                               inner, pid_c, n_chunks, carry, 0, BLOCK_C, REVERSE)
+    carry = tl.reshape(carry, [BLOCK_I // RUN, 1, RUN])
+    chunk_a = tl.full([BLOCK_I // RUN, 1, RUN], 1, ACC)
+    chunk_b = tl.zeros([BLOCK_I // RUN, 1, RUN], ACC)
+    steps = tl.arange(0, BLOCK_L)[None, :, None]
+    first = steps == 0
+    last = steps == BLOCK_L - 1
     step = -1 if REVERSE else 1  # where the recurrence comes from
-    for k in range(0, tl.cdiv(end - start, BLOCK_L)):
+    for k in tl.range(0, tl.cdiv(end - start, BLOCK_L), num_stages=STAGES):
         # This tile's positions in the recurrence's order, whether each is in the chunk, whether
         # the neighbour the recurrence comes from is in the line, and whether y beside it is.
         if REVERSE:
@@ -322,9 +330,9 @@ def backward_cols_kernel(
             in_chunk = pos >= start
             has_next = pos + 1 < length
             has_y = pos >= 1
-        valid = in_chunk[:, None] & col_mask[None, :]
-        at = base[None, :] + pos[:, None] * inner
-        nxt = valid & has_next[:, None]
+        valid = in_chunk & col_mask
+        at = base + pos * inner
+        nxt = valid & has_next
         a = tl.load(x_ptr + at + step * inner, mask=nxt, other=0).to(OUT).to(ACC)
         if EXCLUSIVE:
             b = tl.load(g_ptr + at + step * inner, mask=nxt, other=0).to(ACC)
@@ -332,26 +340,23 @@ def backward_cols_kernel(
             b = tl.load(g_ptr + at, mask=valid, other=0).to(ACC)
         a = tl.where(valid, a, 1)  # positions past the chunk are the identity map
         if REDUCE:
-            tile_a, tile_b = tl.associative_scan((a, b), 0, affine_combine)
-            last = steps[:, None] == BLOCK_L - 1
-            tile_a = pick(tile_a, last, 0)
-            tile_b = pick(tile_b, last, 0)
-            chunk_a, chunk_b = tile_a * chunk_a, tile_b + tile_a * chunk_b
+            tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
+            tile_a, tile_b = pick(tile_a, last, 1, True), pick(tile_b, last, 1, True)
+            chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, tile_a, tile_b)
         else:
             # Fold the carry into the first map, so the scan's b is r itself.
-            first = steps[:, None] == 0
-            b = tl.where(first, b + a * carry[None, :], b)
-            _, r = tl.associative_scan((tl.where(first, 0, a), b), 0, affine_combine)
+            b = tl.where(first, b + a * carry, b)
+            _, r = tl.associative_scan((tl.where(first, 0, a), b), 1, affine_combine)
             # y at the position (exclusive) or beside it on the side the recurrence goes to; 1
             # outside the line, set by a select: triton 3.6's interpreter ignores `other` for bf16
             # loads.
             if EXCLUSIVE:
                 y_beside = tl.load(y_ptr + at, mask=valid, other=1).to(ACC)
             else:
-                beside = valid & has_y[:, None]
+                beside = valid & has_y
                 y_beside = tl.where(beside, tl.load(y_ptr + at - step * inner, mask=beside).to(ACC), 1)
             tl.store(gx_ptr + at, (y_beside * r).to(gx_ptr.dtype.element_ty), mask=valid)
-            carry = pick(r, steps[:, None] == BLOCK_L - 1, 0)
+            carry = pick(r, last, 1, True)
     if REDUCE:
         out = gx_ptr + (outer * n_chunks + pid_c) * inner + cols
         tl.store(out, chunk_a, mask=col_mask)
@@ -468,8 +473,11 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
         )
     else:
         grid = (n_outer * ceil_div(inner, block_a), n_chunks)
+        # Tiles whose threads own whole columns keep four steps in flight (dispatch.plan_backward).
+        run = column_run(block_a, num_warps, 1, False)
         backward_cols_kernel[grid](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a, **options,
+            x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a,
+            RUN=run, STAGES=4 if run < block_a else 1, **options,
         )
 
 
