@@ -54,8 +54,8 @@ def access_bits(launch):
     """The widest access `launch`'s layout allows: 16 bytes, or a column kernel's (forward or
     gradient) run of columns where each lane owns RUN of them (kernels/cols.py: column_run)."""
     constexprs = launch["constexprs"]
-    in_runs = int(constexprs.get("RUN", 0)) < int(constexprs.get("BLOCK_I", 0))
-    if launch["kernel"] in ("scan_cols_kernel", "backward_cols_kernel") and in_runs:
+    if (launch["kernel"] in ("scan_cols_kernel", "backward_cols_kernel")
+            and int(constexprs["RUN"]) < int(constexprs["BLOCK_I"])):
         return int(constexprs["RUN"]) * ELEMENT_BITS[constexprs["OUT"]]
     return 128
 

@@ -310,9 +310,9 @@ def backward_cols_kernel(
     if not REDUCE:
         carry = entering_carry(maps_ptr + (outer * n_chunks) * inner + line, line < inner, n_outer * n_chunks * inner,
                                inner, pid_c, n_chunks, carry, 0, BLOCK_C, REVERSE)
-    carry = tl.reshape(carry, [BLOCK_I // RUN, 1, RUN])
-    chunk_a = tl.full([BLOCK_I // RUN, 1, RUN], 1, ACC)
-    chunk_b = tl.zeros([BLOCK_I // RUN, 1, RUN], ACC)
+    carry = tl.reshape(carry, cols.shape)
+    chunk_a = tl.full(cols.shape, 1, ACC)
+    chunk_b = tl.zeros(cols.shape, ACC)
     steps = tl.arange(0, BLOCK_L)[None, :, None]
     first = steps == 0
     last = steps == BLOCK_L - 1
@@ -473,7 +473,9 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
         )
     else:
         grid = (n_outer * ceil_div(inner, block_a), n_chunks)
-        # Tiles whose threads own whole columns keep four steps in flight (dispatch.plan_backward).
+        # The lanes' columns as for a forward tile without stages (kernels/cols.py: column_run): two
+        # whole columns a lane where the plan puts 64 on one warp (dispatch.plan_backward), which
+        # then keeps four steps in flight.
         run = column_run(block_a, num_warps, 1, False)
         backward_cols_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a,
