@@ -459,38 +459,26 @@ def scan_lookback_cols_kernel(
 
 
 def run_length(x, block, stride):
-    """RUN of mirrored() for a tile of `block` elements of `x` read along `stride`: the elements of
-    16 bytes where they are contiguous, else 1."""
     return min(max(1, 16 // x.element_size()), block) if stride == 1 else 1
 
 
 def accumulator_dtype(dtype):
-    """The dtype a scan producing `dtype` multiplies in: fp32 for the half types, else `dtype` itself."""
     if dtype == torch.float16 or dtype == torch.bfloat16:
         return torch.float32
     return dtype
 
 
 def aggregate_dtype(dtype):
-    """The dtype of the product of a whole chunk or tile of a scan producing `dtype`: float64 where
-    the scan multiplies in float32. Products of factors near one, taken in float32, round down more
-    often than up (the low part of (1 + a)(1 + b) is the small ab): a chunk of 2048 such factors comes
-    out about 5 eps low, and a line of chunks adds that up; a sequential scan drifts away from one and
-    does not. float64 keeps that bias below float32's last bit."""
     acc = accumulator_dtype(dtype)
     return torch.float64 if acc == torch.float32 else acc
 
 
 def triton_dtype(dtype):
-    """The triton.language dtype for a torch dtype, to pass as a constexpr."""
     return getattr(tl, str(dtype).split(".")[-1])
 
 
 def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, plan, reduce, exclusive=False,
                 reverse=False):
-    """Scan (or, with `reduce`, take chunk products of) rows of `x` into `y` with the strides and
-    tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_R, BLOCK_L, num_warps, num_stages).
-    Returns the launch (compiled kernel, grid, arguments in the kernel's order), for replay.py."""
     _, n_chunks, chunk, block_r, block_l, num_warps, num_stages = plan
     grid = (ceil_div(n_rows, block_r), n_chunks)
     acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
@@ -505,9 +493,6 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
 
 def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False,
                 reverse=False):
-    """Scan (or, with `reduce`, take chunk products of) the middle axis of `x` into `y`, with the
-    input `strides` and the tile sizes of `plan` = (kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps,
-    num_stages). Returns the launch (compiled kernel, grid, arguments in the kernel's order)."""
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
@@ -523,19 +508,11 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
 
 
 def column_run(block_i, num_warps, num_stages, reverse):
-    """RUN of scan_cols_kernel for a tile of `block_i` columns: the columns each lane owns, or
-    block_i itself (lanes split the columns, 16 bytes each) where the tile is pipelined, too narrow
-    or walked backwards. Measured on 64 x 4096 x 1024 fp32: runs of two on 64 columns 0.93, lanes
-    of 16 bytes on 128 columns in three stages 0.90; in runs the pipelined tiles fall to 0.54-0.70,
-    and tiles walked backwards are held whole in registers (dispatch.tile_settings)."""
     lanes = 32 * num_warps
     return block_i if num_stages > 1 or reverse or block_i < 2 * lanes else block_i // lanes
 
 
 def lookback_state(device, n_rows, tiles_per_row, window, groups=1, width=1):
-    """The zeroed int64 words a single pass publishes in (lookback_tile): a counter, then two halves
-    of `width` words per tile, per group of `window` tiles and per super-group of `groups` groups.
-    A call leaves it ready for the next call of the same grid on the same stream."""
     n_groups = ceil_div(tiles_per_row, window)
     n_super = ceil_div(tiles_per_row, window * groups)
     return torch.zeros(1 + 2 * n_rows * (tiles_per_row + n_groups + n_super) * width, dtype=torch.int64,
@@ -543,12 +520,6 @@ def lookback_state(device, n_rows, tiles_per_row, window, groups=1, width=1):
 
 
 def launch_resident(kernel, grid, args, num_warps, device, caps={}):
-    """kernel[grid](**args, num_warps=num_warps), compiled to the registers a thread at which one
-    more program fits on a multiprocessor (dispatch.register_cap) where that spills at most 8 bytes
-    a thread (16 cost the gradient 0.06): the single passes wait with their tiles in registers. A
-    cap changes no arithmetic, so results are bitwise the same; on the CPU (TRITON_INTERPRET=1)
-    there is none. `caps` keeps each decision, by kernel, warps, device and constexprs, from call to
-    call (the answer file holds no module state, hence a default made once)."""
     options = dict(num_warps=num_warps)
     if device.type == "cuda":
         key = (kernel, num_warps, device, *(args[p.name] for p in kernel.params if p.is_constexpr))
@@ -560,7 +531,6 @@ def launch_resident(kernel, grid, args, num_warps, device, caps={}):
 
 
 def resident_cap(kernel, grid, args, num_warps, device):
-    """The maxnreg launch_resident compiles `kernel` to, or None."""
     props = torch.cuda.get_device_properties(device)
     threads = 32 * num_warps
     compiled = kernel.warmup(**args, grid=grid, num_warps=num_warps)
@@ -575,11 +545,6 @@ def resident_cap(kernel, grid, args, num_warps, device):
 
 
 def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
-    """Scan the middle axis of `x`, read as (n_outer, length, inner) through `strides`, into `y` in
-    one pass with the tile sizes of `plan` = ("lookback", tiles_per_line, GROUPS, WINDOW, BLOCK_L,
-    num_warps, 1): rows (inner == 1) by scan_lookback_kernel, a few inner positions of stride 1 by
-    scan_lookback_cols_kernel. Returns the launch (compiled kernel, grid, arguments in the kernel's
-    order), for replay.py: its state is ready for the next call."""
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
     grid = (n_outer * tiles_per_line,)
     width = next_power_of_2(inner)
@@ -609,43 +574,6 @@ def next_power_of_2(n):
 
 
 def tile_settings(capability, itemsize):
-    """Launch settings for a GPU generation and an element size, by name:
-    row_step: longest step along a row, in elements; row_values: elements a thread holds of a
-    one-row tile (sets its warps); short_tile: elements per tile of short rows, several rows a tile;
-    cols, reverse_cols: a wide column tile, for forward and reverse scans, as (columns, bytes of a
-    step, bytes of a step a thread holds (sets the warps), steps in flight); row_stages: a row
-    walk's steps in flight (above 1, Triton's pipeliner loads the next tiles through shared memory
-    while one is scanned);
-    split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
-    lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
-    the single-pass scan; lookback_inner: the most inner positions the single pass takes in one
-    tile (a scan dim followed by a few); backward_window: the tiles a group of the single-pass
-    gradient.
-
-    Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
-    - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
-      16-bit types at 2048-element steps of 4 warps; 8-byte types at 4096.
-    - fp32 and 16-bit column tiles run best 64 columns wide on one warp, each lane owning two whole
-      columns (kernels/cols.py: column_run), 64 rows a step, no stages: fp32 64 x 4096 x 1024 0.929
-      (128 columns in three stages: 0.896), dim 0 of 32768^2 0.947 (0.935), 8 x 65536 x 4096 0.941
-      (0.929), bf16 dim 0 of 32768^2 0.711 (0.533). fp64 keeps 128 columns, 32 rows a step, three
-      steps in flight on two warps: dim 0 of 16384^2 0.952 (in runs: 0.865). Reverse scans keep
-      that layout for every type (fp32 dim 0 of 32768^2 0.943; in runs, which a tile walked
-      backwards holds whole in registers: 0.740 on a quarter of the tile).
-    - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
-    - The single pass: 128 bytes of a tile a thread, groups of one tile a thread of the program
-      (fp32 on 4 warps: 128; 16-bit on 2: 64) in super-groups of 8 groups: 1-D 2^28 fp32
-      0.753-0.770, 16 x 2^24 0.770-0.783, bf16 0.637 (groups of 64 in super-groups of 64: 0.724,
-      0.735, 0.640; groups of 32: 0.59; one chain of groups of 256: 0.660, 0.595). The gradient's
-      chain: groups of 64 tiles of 2048 under the register cap (kernels/lookback.py:
-      launch_resident): 1-D 2^28 0.748 (groups of 128: 0.739, 32: 0.378; 4096-element tiles in
-      groups of 256, 128, 64: 0.714-0.717, 0.726, 0.728); exclusive / reverse / both 0.616 / 0.797
-      / 0.748 (groups of 256: 0.589 / 0.751 / 0.731). Super-groups of 16 groups of 256: 0.492
-      against 0.631 (before the cap).
-    The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
-    capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
-    generation that measures differently gets its own branch here.
-    """
     row_step, row_values = {1: (2048, 16), 2: (2048, 16), 4: (32768, 128)}.get(itemsize, (4096, 32))
     if capability == (0, 0):
         # TRITON_INTERPRET=1 on the CPU, where a scan costs Python work per element of the tile.
@@ -669,23 +597,6 @@ def tile_settings(capability, itemsize):
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
               reverse=False):
-    """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
-
-    Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
-    BLOCK_A rows per program) or "cols" (BLOCK_A inner positions per program); each scan line is
-    cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
-    alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
-    along the axis a tile loads along: the scan axis where inner == 1 (a row tile can load along
-    it), else the inner one; `itemsize` is the output's element size in bytes. With `single_pass`
-    (the kernels multiply in float32), rows that would be cut take "lookback" instead: one pass,
-    n_chunks tiles of BLOCK_L a row, groups of BLOCK_A tiles, super-groups of `chunk` groups
-    (kernels/lookback.py); so do lines of up to `lookback_inner` contiguous inner positions, in
-    tiles of BLOCK_L positions of all of them. An `exclusive` scan (a pair
-    scan) and a `reverse` one (read backwards, kernels/rows.py) take one-row steps of at most 8192
-    at a quarter of the values a thread: on the prompt's shape 0.952 / 0.951 / 0.950 (exclusive /
-    reverse / both) in steps of 8192 on 8 warps, against 0.907 / 0.911 / 0.897 in 16384 and 0.810
-    for reverse in one 32768-element step (benchmarks/NOTES.md); the widest pair scans spill.
-    """
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
         # 8-byte types in steps of 2048 on 4 warps: 4096 on 8 warps spills in the reverse split's
@@ -747,12 +658,6 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
 
 
 def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
-    """(tiles, BLOCK_L, WINDOW, GROUPS, num_warps) of the single pass (kernels/lookback.py) over
-    lines of `length` positions by `width` columns (1 for rows), with tile_settings' `settings`: a
-    tile of lookback_step elements, `thread_bytes` of it a thread (registers bound how many tiles a
-    multiprocessor holds: fp32 4096 on 4 warps 0.727, on 2 0.680; bf16 on 2 0.636, on 4 0.530).
-    Groups of lookback_window tiles shrink with the columns, to a quarter of it at least ((16M, 4)
-    dim 0 fp32 at 32 tiles a group 0.571; bf16 8 columns at 16 0.446, at 8 0.356)."""
     n_tiles, block_l, window, groups = lookback_tiles(length, settings["lookback_step"] // width,
                                                       settings["lookback_window"] // min(width, 4),
                                                       settings["lookback_groups"])
@@ -760,12 +665,6 @@ def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
 
 
 def register_cap(registers, threads, regs_per_sm=65536, threads_per_sm=2048):
-    """The registers a thread (maxnreg) at which one more program of `threads` threads fits on a
-    multiprocessor than at `registers` (which the hardware allocates in units of 8), or None where
-    the multiprocessor's threads allow no more programs. A single pass holds each tile in registers
-    while it waits for the tiles before it, so the programs resident bound how much latency it
-    hides: fp32 1-D 2^28 0.767 at 7 programs of 72 registers, 0.793 at 8 of 64 (9 of 56: 0.776);
-    its gradient 0.647 at 3 programs of 145, 0.720 at 4 of 128 (5 of 112, spilling: 0.656)."""
     used = ceil_div(registers, 8) * 8
     programs = min(regs_per_sm // (used * threads), threads_per_sm // threads)
     if (programs + 1) * threads > threads_per_sm:
@@ -774,17 +673,12 @@ def register_cap(registers, threads, regs_per_sm=65536, threads_per_sm=2048):
 
 
 def lookback_tiles(length, step, window, groups=1):
-    """(tiles, BLOCK_L, WINDOW, GROUPS): a single pass's tiles of `step` elements over a row of
-    `length`, in groups of up to `window` tiles and super-groups of up to `groups` groups."""
     n_tiles = ceil_div(length, step)
     window = min(window, next_power_of_2(n_tiles))
     return n_tiles, step, window, min(groups, next_power_of_2(ceil_div(n_tiles, window)))
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
-    """(n_chunks, chunk): how to cut each line of `length` so that `lines` of them fill `n_sm`
-    multiprocessors. Only lines that fill at most half the SMs are cut: a program per SM nearly
-    saturates memory, and a split reads the input twice."""
     n_chunks = 1
     if 2 * lines <= n_sm and length > 2 * block_l:
         n_chunks = min(ceil_div(programs_per_sm * n_sm, lines), ceil_div(length, block_l), 65535)
@@ -793,8 +687,6 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
 
 
 def merged_stride(sizes, strides):
-    """The stride of the dims `sizes` read as one flattened dim, or None when they are not evenly
-    spaced in memory. Dims of size 1 never matter; no dims at all read as stride 0."""
     stride = None
     span = None
     for size, step in zip(reversed(sizes), reversed(strides)):
@@ -809,9 +701,6 @@ def merged_stride(sizes, strides):
 
 
 def scan_view(x, dim):
-    """Read `x` as (n_outer, length, inner) around `dim`: returns the tensor to read (x itself, or a
-    contiguous copy when the dims before or after `dim` do not merge), the three sizes and its three
-    strides over them."""
     sizes = x.shape
     length = sizes[dim]
     n_outer = 1
@@ -829,14 +718,10 @@ def scan_view(x, dim):
 
 
 def unit_stride(inner, strides):
-    """Whether an (n_outer, length, inner) view of `strides` is contiguous along the axis its tiles
-    load along (dispatch.plan_scan): the scan axis where inner == 1, else the inner axis."""
     return strides[2 if inner > 1 else 1] == 1
 
 
 def device_traits(device):
-    """(multiprocessor count, compute capability) of `device`. Tensors on the CPU only reach the
-    kernels under TRITON_INTERPRET=1, which runs programs one by one: 4 small SMs keep grids small."""
     if device.type != "cuda":
         return 4, (0, 0)
     props = torch.cuda.get_device_properties(device)
@@ -844,23 +729,12 @@ def device_traits(device):
 
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
-    """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
-    where the kernels multiply in float32 (kernels/lookback.py)."""
     single_pass = accumulator_dtype(out_dtype) == torch.float32
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
                      exclusive, reverse)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
-    """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
-    its middle axis into the contiguous `y`: `exclusive`, each output is the product of the elements
-    before it (1 for the first); `reverse`, the scan runs from the end. Lines too few to fill the
-    GPU are cut into chunks: one pass takes each chunk's product (in float64 where the scan
-    multiplies in float32, see kernels/combine.aggregate_dtype), a scan of those products gives each
-    chunk its starting carry, and a second pass scans the chunks. Every product is taken in a fixed
-    order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
-    (kernels/lookback.py). Returns the launch where the scan took one launch (see launch_scan),
-    else None."""
     plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] == "lookback":
@@ -875,8 +749,6 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
 
 
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
-    """One launch of the kernel `plan` names: the launch as kernels/rows.py, kernels/cols.py and
-    kernels/lookback.py return it."""
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "rows":
@@ -886,22 +758,16 @@ def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
 
 
 def default_dtype(dtype):
-    """torch.cumprod's result dtype when no dtype= is given: int64 for integers and bool."""
     if dtype.is_floating_point or dtype.is_complex:
         return dtype
     return torch.int64
 
 
 def cumprod_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
-    """torch.cumprod(x, dim, dtype=out_dtype), for `x` of any shape and strides and `dim` already
-    checked, written into `y` (contiguous, of x's shape and out_dtype) or a new tensor; `exclusive`
-    and `reverse` as in scan_3d."""
     return run_forward(x, dim, out_dtype, y, exclusive, reverse)[0]
 
 
 def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
-    """cumprod_forward's result, and the launch that computed it where that was one launch of a
-    kernel reading `x` itself (not a copy of it), else None: replay.py launches it again."""
     source = x
     if x.is_neg():
         x = x.resolve_neg()  # a negative-bit view's memory holds the values negated
@@ -918,7 +784,7 @@ def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
 
 
 class ModelNew(nn.Module):
-    """torch.cumprod(x, dim) computed by the Triton kernels above, for any shape and dim."""
+    # torch.cumprod(x, dim) computed by the Triton kernels above, for any shape and dim.
 
     def __init__(self, dim):
         super().__init__()

@@ -88,6 +88,53 @@ PLANTED_TUNED = [
 ]
 
 
+# KernelBench's static rules (kernelbench.STATIC_RULES): (rule, a change to GOOD that breaks it)
+PLANTED_STATIC = [
+    ("pass", lambda s: s.replace("        super().__init__()", "        super().__init__()\n        pass")),
+    ("pass", lambda s: s.replace("def copy(x):", 'def copy(x):\n    """One pass over x."""')),
+    ("try/except", lambda s: s.replace("    y = torch.empty_like(x)", "    try:\n        y = torch.empty_like(x)\n    except RuntimeError:\n        raise")),
+    ("torch compute op", lambda s: s.replace("return copy(x)", "return torch.cumprod(x, self.dim)")),
+    ("torch compute op", lambda s: s.replace("return copy(x)", "return x.cumprod(self.dim)")),
+    ("torch compute op", lambda s: s.replace("return copy(x)", "return torch.matmul(x, x)")),
+    ("torch.nn layer", lambda s: s.replace("self.dim = dim", "self.dim = nn.Linear(dim, dim)")),
+    ("torch.nn layer", lambda s: s.replace("return copy(x)", "return torch.nn.functional.relu(x)")),
+    ("stream", lambda s: s.replace("    y = torch.empty_like(x)", "    side = torch.cuda.Stream()\n    y = torch.empty_like(x)")),
+    ("stream", lambda s: s.replace("    return y", "    y.record_stream(None)\n    return y")),
+    ("thread", lambda s: s.replace("    return y", "    threading.Thread(target=print).start()\n    return y")),
+    ("lazy tensor", lambda s: s.replace("    return y", "    return torch.Tensor._make_subclass(torch.Tensor, y)")),
+    ("timing patch", lambda s: s.replace("    return y", "    torch.cuda.synchronize = lambda: None\n    return y")),
+    ("precision downgrade", lambda s: s.replace("copy_kernel[grid](x, y,", "copy_kernel[grid](x.half(), y,")),
+    ("precision downgrade", lambda s: s.replace("tl.load(x_ptr + offs, mask=offs < n)", "tl.load(x_ptr + offs, mask=offs < n).to(tl.float16)")),
+]
+
+
+@pytest.mark.parametrize("rule,plant", PLANTED_STATIC, ids=[f"{p[0]}-{i}" for i, p in enumerate(PLANTED_STATIC)])
+def test_checker_catches_planted_static_violation(rule, plant):
+    planted = plant(GOOD)
+    assert planted != GOOD, "the plant did not change the file"
+    assert any(message.startswith(f"{rule}:") for _, message in check_source(planted)), check_source(planted)
+
+
+def test_static_rules_skip_comments_only():
+    # A rule's words in a `#` comment are fine; in a string or a docstring they count, as they do
+    # for KernelBench's harness. A '#' inside a string does not start a comment.
+    commented = GOOD.replace("    return y", "    # one pass, no try: the kernel computes it (torch.cumprod)\n    return y")
+    assert check_source(commented) == []
+    in_string = GOOD.replace("    return y", '    name = "# a pass"\n    return y')
+    assert any(message.startswith("pass:") for _, message in check_source(in_string))
+    assert check_source(GOOD.replace("@triton.jit\n", "")) != []
+
+
+def test_answer_has_no_docstrings():
+    # The generator drops them (KernelBench's harness reads their words as code) and keeps comments.
+    import ast
+
+    tree = ast.parse(ANSWER_FILE.read_text())
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Module))]
+    assert all(ast.get_docstring(n) is None for n in nodes)
+    assert "# The associative operator of the scan" in ANSWER_FILE.read_text()
+
+
 def _with_autotuned_kernel():
     head, rest = GOOD.split("@triton.jit", 1)
     model = rest[rest.index("class ModelNew"):]
