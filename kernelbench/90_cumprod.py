@@ -61,6 +61,73 @@ def leaving(inclusive, positions, start, axis: tl.constexpr, REVERSE: tl.constex
 
 
 @triton.jit
+def vectors_from(first, VEC: tl.constexpr):
+    # The position of the VEC-element vector that holds `first`: lines walked in tiles laid from
+    # there load and store whole 16-byte vectors wherever their sizes and strides fall, and only
+    # the vectors a line starts or ends inside take their elements one by one (store_vectors).
+    return first // VEC * VEC
+
+
+@triton.jit
+def within(offset, BLOCK: tl.constexpr):
+    # A line's bound (start or end) as an offset into a tile of BLOCK, clamped to [0, BLOCK], in 32
+    # bits.
+    return tl.minimum(tl.maximum(offset, 0), BLOCK).to(tl.int32)
+
+
+@triton.jit
+def store_vectors(ptr, at, values, lo, hi, mask, VEC: tl.constexpr, EDGES: tl.constexpr, edge):
+    # tl.store(ptr + at, values) where lo <= at < hi (and `mask`), for a tile at `ptr` that starts on
+    # a vector (vectors_from): the vectors wholly inside with 16-byte stores (their bounds are
+    # multiples of VEC, which the compiler sees), then, where EDGES and the scalar `edge` say the
+    # tile may hold a line's first or last vector, the elements of the vectors it starts or ends
+    # inside. Without EDGES, lo and hi are vector boundaries.
+    first, last = tl.cdiv(lo, VEC) * VEC, hi // VEC * VEC
+    whole = mask & (at < last)
+    if EDGES:
+        whole = whole & (at >= first)
+    tl.store(ptr + at, values, mask=whole)
+    if EDGES:
+        if edge:
+            tl.store(ptr + at, values, mask=mask & (at >= lo) & (at < hi) & ((at < first) | (at >= last)))
+
+
+@triton.jit
+def body_of(line_start, line_end, VEC: tl.constexpr):
+    # (first, end) of a line's body: its whole vectors, from the first vector boundary in it to the
+    # last (never before the first). The elements before and after it (fewer than VEC each) are
+    # its head and tail pieces (piece).
+    first = tl.cdiv(line_start, VEC) * VEC
+    return first, tl.maximum(line_end // VEC * VEC, first)
+
+
+@triton.jit
+def piece(x_at, stride, col, lo, hi, mask, OUT: tl.constexpr, ACC: tl.constexpr, VEC: tl.constexpr,
+          PHASED: tl.constexpr):
+    # Positions [lo, hi) of a line inside the vector that starts at `col` (its head, before its
+    # body, or its tail, after it) from x at x_at + position * stride: (x cast to OUT and carried in
+    # ACC there, 1 elsewhere; where they are). PHASED reads the whole vector where the piece is not
+    # empty: it holds an element of x.
+    offs = tl.arange(0, VEC)
+    first, last = within(lo - col, VEC), within(hi - col, VEC)
+    inside = mask & (offs >= first) & (offs < last)
+    if PHASED:
+        x = tl.load(x_at + col + offs, mask=mask & (first < last), other=1)
+    else:
+        x = tl.load(x_at + (col + offs) * stride, mask=inside, other=1)
+    return tl.where(inside, x.to(OUT).to(ACC), 1), inside
+
+
+@triton.jit
+def scan_piece(y_at, x, inside, col, carry, AXIS: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # A piece's scan (piece) on from `carry`, stored at y_at + position: returns the carry past it.
+    offs = tl.arange(0, x.shape[AXIS])
+    y, inclusive = scan_tile(x, carry, offs, 0, AXIS, EXCLUSIVE, REVERSE)
+    tl.store(y_at + col + offs, y.to(y_at.dtype.element_ty), mask=inside)
+    return leaving(inclusive, offs, 0, AXIS, REVERSE)
+
+
+@triton.jit
 def mirrored(first, BLOCK: tl.constexpr, RUN: tl.constexpr):
     # The positions [first, first + BLOCK) from the last, as a [BLOCK // RUN, RUN] tile: runs of RUN
     # ascending positions, the runs in descending order. A thread holds whole runs, so a tile read
@@ -110,12 +177,22 @@ def leaving_mirrored(inclusive):
 
 
 @triton.jit
-def row_block(pid_r, pid_c, n_rows, length, chunk, BLOCK_R: tl.constexpr):
-    # Program (pid_r, pid_c) of a row layout owns rows [pid_r * BLOCK_R, +BLOCK_R) and positions
-    # [start, end) of them: (rows, row_mask, start, end).
-    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
-    start = pid_c.to(tl.int64) * chunk
-    return rows, rows < n_rows, start, tl.minimum(start + chunk, length)
+def row_piece(x_rows, y_ptr, stride_xl, body, body_end, row_start, row_end, row_mask, carry, OUT: tl.constexpr,
+              ACC: tl.constexpr, VEC: tl.constexpr, PHASED: tl.constexpr, REDUCE: tl.constexpr,
+              EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr, TAIL: tl.constexpr):
+    # Each row's head (or TAIL) piece (combine.piece) scanned on from `carry`, or for REDUCE
+    # multiplied into it: returns the carry past it.
+    if TAIL:
+        col, lo, hi = body_end, body_end, row_end
+    else:
+        col, lo, hi = body - VEC, row_start, tl.minimum(body, row_end)
+    # x at a position: x_rows + position (PHASED), else x_rows + (position - row_start) * stride_xl.
+    x_at = x_rows if PHASED else x_rows - (row_start * stride_xl)[:, None]
+    x, inside = piece(x_at, stride_xl, col[:, None], lo[:, None], hi[:, None], row_mask[:, None], OUT, ACC, VEC,
+                      PHASED)
+    if REDUCE:
+        return carry * tl.reduce(x, 1, mul_combine)
+    return scan_piece(y_ptr, x, inside, col[:, None], carry[:, None], 1, EXCLUSIVE, REVERSE)
 
 
 @triton.jit
@@ -125,9 +202,10 @@ def scan_rows_kernel(
     prefix_ptr,  # (n_rows, n_chunks) inclusive products of the chunks; read if HAS_PREFIX
     n_rows,
     length,
-    chunk,  # elements of a row that one program covers (a multiple of BLOCK_L)
+    chunk,  # positions of the tile grid that one program covers (a multiple of BLOCK_L)
     stride_xr,
     stride_xl,
+    x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
     BLOCK_R: tl.constexpr,  # rows per program
@@ -137,50 +215,116 @@ def scan_rows_kernel(
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end
-    RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when one row is scanned from its end
+    RUN: tl.constexpr,  # elements a thread stores at once when one row is scanned from its end
+    VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
+    PHASED: tl.constexpr,  # x is contiguous along rows, 16-byte aligned, its rows VEC-aligned where y's are
+    EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
 ):
-    # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over columns [c * chunk, +chunk),
-    # walking the chunk BLOCK_L at a time and carrying each row's running product.
+    # Program (r, c) scans rows [r * BLOCK_R, +BLOCK_R) over chunk c of a grid of BLOCK_L steps laid
+    # on vector boundaries, carrying each row's running product, so that loads and stores stay 16
+    # bytes wide whatever the row length. A row a program (PEEL) walks its whole vectors and takes
+    # the elements before the first and after the last apart (scan_piece): a row of BLOCK_L still
+    # takes one step. Rows a tile are laid from the vector that holds their first element
+    # (combine.vectors_from); the positions outside the row read as 1.
     pid_c = tl.program_id(1)
-    n_chunks = tl.num_programs(1)
-    rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
+    row_mask = rows < n_rows
+    PEEL: tl.constexpr = EDGES and BLOCK_R == 1
+    # Positions are offsets into y: chunk c of row r holds [lo, hi) of the row's [body, body_end),
+    # laid in steps from `start`; the last chunk runs to body_end whatever the plan's chunks cover.
+    row_start = rows * length
+    row_end = row_start + length
+    if PEEL:
+        body, body_end = body_of(row_start, row_end, VEC)
+    else:
+        body, body_end = vectors_from(row_start, VEC), row_end
+    start = body + pid_c.to(tl.int64) * chunk
+    first_chunk = pid_c == 0
+    last_chunk = pid_c == tl.num_programs(1) - 1
+    lo = tl.maximum(start, row_start)[:, None]
+    hi = tl.where(last_chunk, body_end, tl.minimum(start + chunk, body_end))[:, None]
+    # Steps: a row a program takes exactly those of its body; rows a tile as many as the longest.
+    if PEEL:
+        n_steps = tl.cdiv(tl.max(hi - start[:, None]), BLOCK_L)
+    else:
+        span = length + (VEC - 1 if EDGES else 0) - pid_c.to(tl.int64) * chunk
+        n_steps = tl.cdiv(tl.where(last_chunk, span, tl.minimum(chunk, span)), BLOCK_L)
     if HAS_PREFIX:
-        arrive, arrives = arrival(pid_c, n_chunks, REVERSE)
-        carry = tl.load(prefix_ptr + rows * n_chunks + arrive, mask=row_mask & arrives, other=1).to(ACC)
+        arrive, arrives = arrival(pid_c, tl.num_programs(1), REVERSE)
+        carry = tl.load(prefix_ptr + rows * tl.num_programs(1) + arrive, mask=row_mask & arrives, other=1).to(ACC)
     else:
         carry = tl.full([BLOCK_R], 1, ACC)
-    x_rows = x_ptr + rows[:, None] * stride_xr
-    y_rows = y_ptr + rows[:, None] * length
+    if PHASED:
+        x_rows = x_ptr + (rows * x_shift * VEC)[:, None]
+    else:
+        x_rows = x_ptr + (rows * stride_xr)[:, None]
+    if PEEL:
+        # The piece the scan meets first: the head, or for a reverse scan the tail.
+        if (last_chunk if REVERSE else first_chunk):
+            carry = row_piece(x_rows, y_ptr, stride_xl, body, body_end, row_start, row_end, row_mask, carry, OUT, ACC,
+                              VEC, PHASED, REDUCE, EXCLUSIVE, REVERSE, REVERSE)
     # One row scanned from its end reads each step backwards in runs and scans it forwards (see
     # scan_mirrored).
     MIRRORED: tl.constexpr = REVERSE and BLOCK_R == 1 and not REDUCE
-    if REVERSE:
-        last_col = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
-    for col in tl.range(start, end, BLOCK_L, num_stages=STAGES):
-        if REVERSE:
-            col = last_col - (col - start)  # the steps from the chunk's end
+    for k in tl.range(0, n_steps, num_stages=STAGES):
+        step = n_steps - 1 - k if REVERSE else k  # a reverse scan walks from the chunk's end
+        col = (start + step * BLOCK_L)[:, None]
+        # Offsets in the step, and the row's part of it, as 32-bit numbers: 64-bit positions and
+        # bounds an element cost two registers each.
         if MIRRORED:
-            cols = mirrored(col, BLOCK_L, RUN)
+            offs = mirrored(0, BLOCK_L, RUN)
         else:
-            cols = (col + tl.arange(0, BLOCK_L))[None, :]
-        mask = row_mask[:, None] & (cols < end)
-        x = tl.load(x_rows + cols * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
-        if REVERSE or REDUCE:
-            # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
-            # select (triton 3.6's interpreter ignores `other` for bf16 loads).
-            x = tl.where(mask, x, 1)
+            offs = tl.arange(0, BLOCK_L)[None, :]
+        if PEEL:
+            first, last = 0, within(hi - col, BLOCK_L)  # a body starts on a step
+        elif EDGES:
+            first, last = within(lo - col, BLOCK_L), within(hi - col, BLOCK_L)
+        else:
+            # Every row starts on a vector: the same bounds for all of them, which the compiler
+            # sees (a tile of strided rows reads along the rows' neighbours).
+            first = 0
+            last = within(tl.where(last_chunk, length, tl.minimum((pid_c + 1).to(tl.int64) * chunk, length))
+                          - pid_c.to(tl.int64) * chunk - step * BLOCK_L, BLOCK_L)
+        inside = row_mask[:, None] & (offs >= first) & (offs < last)
+        if PHASED:
+            # Whole vectors: those past the row's ends hold other rows' elements, dropped below.
+            x = tl.load(x_rows + col + offs, mask=row_mask[:, None] & (offs < tl.cdiv(last, VEC) * VEC), other=1)
+        else:
+            # The step's place in the row, the same for every row where rows start on vectors: a
+            # tile of strided rows then reads along the rows' neighbours.
+            if EDGES:
+                at = col - row_start[:, None]
+            else:
+                at = pid_c.to(tl.int64) * chunk + step * BLOCK_L
+            x = tl.load(x_rows + (at + offs) * stride_xl, mask=inside, other=1)
+        x = x.to(OUT).to(ACC)
+        if (EDGES and not PEEL) or REVERSE or REDUCE:
+            # Outside the row, 1 by a select: elements before it that a tile of rows reads would
+            # reach the scan, a reverse scan meets the masked tail first, a chunk's product takes it
+            # in, and triton 3.6's interpreter ignores `other` for bf16 loads.
+            x = tl.where(inside, x, 1)
         if REDUCE:
             carry = carry * tl.reduce(x, 1, mul_combine)
         elif MIRRORED:
             y, inclusive = scan_mirrored(x, carry, EXCLUSIVE)
-            tl.store(y_rows + cols, y.to(OUT), mask=mask)
+            tl.store(y_ptr + col + offs, y.to(OUT), mask=row_mask[:, None] & (offs < last))
             carry = leaving_mirrored(inclusive)
         else:
-            y, inclusive = scan_tile(x, carry[:, None], cols, col, 1, EXCLUSIVE, REVERSE)
-            tl.store(y_rows + cols, y.to(OUT), mask=mask)
-            carry = leaving(inclusive, cols, col, 1, REVERSE)
+            y, inclusive = scan_tile(x, carry[:, None], offs, 0, 1, EXCLUSIVE, REVERSE)
+            edge = (step == 0) | (step >= n_steps - 2) | (BLOCK_R > 1)
+            store_vectors(y_ptr + col, offs, y.to(OUT), first, last, row_mask[:, None], VEC, EDGES and not PEEL, edge)
+            if REVERSE:
+                carry = leaving(inclusive, offs, 0, 1, REVERSE)
+            else:
+                # Where the row's body leaves the step: past it, elements may be another row's.
+                carry = pick(inclusive, offs == tl.maximum(last, 1) - 1, 1)
+    if PEEL:
+        # The piece the scan meets last: the tail, or for a reverse scan the head.
+        if (first_chunk if REVERSE else last_chunk):
+            carry = row_piece(x_rows, y_ptr, stride_xl, body, body_end, row_start, row_end, row_mask, carry, OUT, ACC,
+                              VEC, PHASED, REDUCE, EXCLUSIVE, REVERSE, not REVERSE)
     if REDUCE:
-        tl.store(y_ptr + rows * n_chunks + pid_c, carry, mask=row_mask)
+        tl.store(y_ptr + rows * tl.num_programs(1) + pid_c, carry, mask=row_mask)
 
 
 @triton.jit
@@ -340,6 +484,7 @@ def scan_lookback_kernel(
     length,
     stride_xr,
     stride_xl,
+    x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
@@ -348,6 +493,9 @@ def scan_lookback_kernel(
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
     RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when it scans from the end
+    VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
+    PHASED: tl.constexpr,  # x is contiguous along rows, 16-byte aligned, its rows VEC-aligned where y's are
+    EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
@@ -357,23 +505,47 @@ def scan_lookback_kernel(
     # the super-group times those of the tiles before it in its group, each multiplied in a fixed
     # order: the result never depends on timing. Only the super-groups' products form a chain, one
     # hop per WINDOW * GROUPS tiles; every other word a tile waits for comes from tiles that started
-    # before it and wait on nothing.
+    # before it and wait on nothing. A row's tiles cover its body, its whole vectors (loads and
+    # stores stay 16 bytes wide whatever its length); its first tile also takes the head before the
+    # body, its last the tail after it (combine.piece).
     row, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW,
                                                                         GROUPS)
     super_group = group // GROUPS
+    row_start = row * length
+    row_end = row_start + length
+    if EDGES:
+        body, body_end = body_of(row_start, row_end, VEC)
+    else:
+        body, body_end = row_start, row_end
+    tile = tiles_per_row - 1 - t if REVERSE else t  # the tile's place in the row
+    col = body + tile * BLOCK_L
     if REVERSE:
         # Read backwards in runs and scanned forwards (see scan_mirrored).
-        cols = mirrored((tiles_per_row - 1 - t) * BLOCK_L, BLOCK_L, RUN)
+        offs = mirrored(0, BLOCK_L, RUN)
     else:
-        cols = t * BLOCK_L + tl.arange(0, BLOCK_L)
-    mask = cols < length
-    x = tl.load(x_ptr + row * stride_xr + cols * stride_xl, mask=mask, other=1).to(OUT).to(tl.float32)
-    if REVERSE:
-        # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
-        # ignores `other` for bf16 loads).
-        x = tl.where(mask, x, 1)
+        offs = tl.arange(0, BLOCK_L)
+    last = within(body_end - col, BLOCK_L)
+    if PHASED:
+        x_at = x_ptr + row * x_shift * VEC
+        x = tl.load(x_at + col + offs, mask=offs < last, other=1)
+    else:
+        x_at = x_ptr + row * stride_xr - row_start * stride_xl
+        x = tl.load(x_at + (col + offs) * stride_xl, mask=offs < last, other=1)
+    x = x.to(OUT).to(tl.float32)
+    if EDGES or REVERSE:
+        # Past the body, 1 by a select: a reverse scan meets it first, a tile before the last may
+        # hold some of it where the body is shorter than the row, and triton 3.6's interpreter
+        # ignores `other` for bf16 loads.
+        x = tl.where(offs < last, x, 1)
     # Products of tiles and groups in float64: see combine.aggregate_dtype.
     total = tl.reduce(x.to(tl.float64), None, mul_combine)
+    if EDGES:
+        head, in_head = piece(x_at, stride_xl, body - VEC, row_start, tl.minimum(body, row_end), tile == 0, OUT,
+                              tl.float32, VEC, PHASED)
+        tail, in_tail = piece(x_at, stride_xl, body_end, body_end, row_end, tile == tiles_per_row - 1, OUT,
+                              tl.float32, VEC, PHASED)
+        total = tl.reduce(head.to(tl.float64), 0, mul_combine) * total * tl.reduce(tail.to(tl.float64), 0,
+                                                                                  mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
     one = pack(tl.full([], 1, tl.float64))
     ahead = tl.arange(0, WINDOW)
@@ -390,12 +562,23 @@ def scan_lookback_kernel(
         carry = unpack(wait_one(super_words + super_group - 1))
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
         tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
-    carry = carry * in_super * in_group
+    carry = (carry * in_super * in_group).to(tl.float32)
+    if EDGES:
+        carry = scan_piece(y_ptr, tail if REVERSE else head, in_tail if REVERSE else in_head,
+                           body_end if REVERSE else body - VEC, carry, 0, EXCLUSIVE, REVERSE)
     if REVERSE:
-        y, _ = scan_mirrored(x, carry.to(tl.float32), EXCLUSIVE)
+        y, inclusive = scan_mirrored(x, carry, EXCLUSIVE)
     else:
-        y, _ = scan_tile(x, carry.to(tl.float32), tl.arange(0, BLOCK_L), 0, 0, EXCLUSIVE, False)
-    tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
+        y, inclusive = scan_tile(x, carry, offs, 0, 0, EXCLUSIVE, False)
+    tl.store(y_ptr + col + offs, y.to(OUT), mask=offs < last)
+    if EDGES:
+        # The carry where the body leaves the tile, on into the piece after it.
+        if REVERSE:
+            carry = leaving_mirrored(inclusive)
+        else:
+            carry = tl.where(last > 0, pick(inclusive, offs == tl.maximum(last, 1) - 1, 0), carry)
+        scan_piece(y_ptr, head if REVERSE else tail, in_head if REVERSE else in_tail,
+                   body - VEC if REVERSE else body_end, carry, 0, EXCLUSIVE, REVERSE)
 
 
 @triton.jit
@@ -458,8 +641,118 @@ def scan_lookback_cols_kernel(
     tl.store(y_ptr + (outer * length + steps) * (WIDTH if DENSE else inner) + cols, y.to(OUT), mask=mask)
 
 
-def run_length(x, block, stride):
-    return min(max(1, 16 // x.element_size()), block) if stride == 1 else 1
+@triton.jit
+def pack_tagged(value, tag):
+    # A float32 carry and the number of the tile it is for, as one 64-bit word (tag above the value's
+    # bits): a word is read whole, so a reader that sees its tag sees its value.
+    return (tag.to(tl.int64) << 32) | value.to(tl.uint32, bitcast=True).to(tl.int64)
+
+
+@triton.jit
+def wait_tagged(words_ptr, tag):
+    # The float32 values of the words at words_ptr once every one carries `tag`.
+    words = tl.load(words_ptr, volatile=True)
+    while tl.max(((words >> 32) != tag).to(tl.int32), None) > 0:
+        words = tl.load(words_ptr, volatile=True)
+    return words.to(tl.uint32).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def chain_tile(state_ptr, n_lines, n_tiles, BLOCK_I: tl.constexpr):
+    # The tile a program of a chain owns (tile t of `line`) and its line's slots in the state
+    # (chain_state): tiles are numbered depth-major in the order programs start, so a tile waits
+    # only for tiles that are running or done, and the tiles of all lines at one depth move
+    # together. The last program to start resets the counter for the next call.
+    count = tl.atomic_add(state_ptr, 1)
+    if count == n_lines * n_tiles - 1:
+        tl.atomic_add(state_ptr, -n_lines * n_tiles)
+    line = count % n_lines
+    return count // n_lines, line, state_ptr + 1 + line.to(tl.int64) * 2 * BLOCK_I
+
+
+@triton.jit
+def chain_link(slots, t, n_tiles, map_a, map_b, start: tl.constexpr, lanes, BLOCK_I: tl.constexpr):
+    # A tile's link in its line's chain: the carry it receives from tile t - 1 (`start` for the
+    # first), after passing on b + a * carry through its own map (rounded once, from float64) to
+    # tile t + 1. Tile t publishes in slot t % 2, tagged t + 1 (`lanes` index the words): tile t + 1
+    # overwrites the slot tile t reads only after tile t has read it.
+    carry = tl.full(lanes.shape, start, tl.float32)
+    if t > 0:
+        carry = wait_tagged(slots + (t - 1) % 2 * BLOCK_I + lanes, t)
+    if t < n_tiles - 1:
+        passed = (map_b.to(tl.float64) + map_a.to(tl.float64) * carry.to(tl.float64)).to(tl.float32)
+        tl.atomic_xchg(slots + t % 2 * BLOCK_I + lanes, pack_tagged(passed, t + 1), sem="relaxed")
+    return carry
+
+
+@triton.jit
+def chain_done(slots, t, n_tiles, lanes, BLOCK_I: tl.constexpr):
+    # The last tile of a line zeroes its slots once it has read them: the next call finds them new.
+    if t == n_tiles - 1:
+        tl.store(slots + lanes, tl.zeros(lanes.shape, tl.int64))
+        tl.store(slots + BLOCK_I + lanes, tl.zeros(lanes.shape, tl.int64))
+
+
+@triton.jit
+def scan_chain_cols_kernel(
+    x_ptr,  # input, read as (n_outer, length, inner) through its own strides
+    y_ptr,  # output: contiguous (n_outer, length, inner)
+    state_ptr,  # chain_state: a counter, then two slots of BLOCK_I words a line
+    n_outer,
+    length,
+    inner,
+    stride_xo,
+    stride_xl,
+    stride_xi,
+    n_tiles,  # tiles of BLOCK_L positions a line
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    BLOCK_L: tl.constexpr,  # scan positions per tile
+    BLOCK_I: tl.constexpr,  # inner positions per line: the coalesced axis
+    RUN: tl.constexpr,  # inner positions side by side in a thread's registers (kernels/cols.py)
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each line's end: tiles are numbered from there
+    INDEX: tl.constexpr,  # the type of offsets inside a tile: int32 where they fit
+):
+    # A single pass over lines of columns too few for one program each to fill the GPU (a tall
+    # dim 0): each line of BLOCK_I columns is cut in tiles of BLOCK_L positions, one a program, and
+    # tile t takes its carry from tile t - 1 alone (a look-back of one tile: the result never
+    # depends on timing; chain_tile, chain_link). A tile reads its elements and their product per
+    # column first, waits for the carry, passes on carry times product and only then scans: a hop
+    # costs one round trip to L2.
+    n_col_blocks = tl.cdiv(inner, BLOCK_I)
+    t, line, slots = chain_tile(state_ptr, n_outer * n_col_blocks, n_tiles, BLOCK_I)
+    outer = (line // n_col_blocks).to(tl.int64)
+    lanes = tl.arange(0, BLOCK_I // RUN)[:, None, None] * RUN + tl.arange(0, RUN)[None, None, :]
+    cols = (line % n_col_blocks) * BLOCK_I + lanes
+    order = tl.arange(0, BLOCK_L)[None, :, None]
+    first = (n_tiles - 1 - t if REVERSE else t).to(tl.int64) * BLOCK_L
+    # The tile's rows in the order the scan meets them (see scan_cols_kernel), as 32-bit offsets
+    # from its first element.
+    rows = (BLOCK_L - 1 - order if REVERSE else order).to(INDEX)
+    mask = (first + rows < length) & (cols < inner)
+    tile_x = x_ptr + outer * stride_xo + first * stride_xl
+    x = tl.load(tile_x + cols * stride_xi + rows * stride_xl, mask=mask, other=1)
+    # Outside the tensor, 1 by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
+    x = tl.where(mask, x.to(OUT).to(tl.float32), 1)
+    product = tl.reduce(x.to(tl.float64), 1, mul_combine, keep_dims=True)
+    carry = chain_link(slots, t, n_tiles, product, tl.zeros_like(product), 1, lanes, BLOCK_I)
+    y, _ = scan_tile(x, carry, order, 0, 1, EXCLUSIVE, False)
+    tl.store(y_ptr + (outer * length + first) * inner + rows * inner + cols, y.to(OUT), mask=mask)
+    chain_done(slots, t, n_tiles, lanes, BLOCK_I)
+
+
+def vector_elements(*itemsizes, block=None):
+    vec = max(1, 16 // max(itemsizes))
+    return vec if block is None else min(vec, block)
+
+
+def aligned(*tensors):
+    return all(t.data_ptr() % 16 == 0 for t in tensors)
+
+
+def line_skew(length, itemsize):
+    vec = max(1, 16 // itemsize)
+    return vec - 1 if length % vec else 0
 
 
 def accumulator_dtype(dtype):
@@ -482,11 +775,17 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     _, n_chunks, chunk, block_r, block_l, num_warps, num_stages = plan
     grid = (ceil_div(n_rows, block_r), n_chunks)
     acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
+    # The same vectors for both passes of a split (the first writes float64 chunk products); none
+    # for strided rows, whose tile reads along their neighbours.
+    vec = vector_elements(x.element_size(), out_dtype.itemsize, block=block_l) if stride_xl == 1 else 1
+    shift = stride_xr - length if n_rows > 1 else 0
+    phased = stride_xl == 1 and shift % vec == 0 and aligned(x)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
-        stride_xr=stride_xr, stride_xl=stride_xl, OUT=triton_dtype(out_dtype), ACC=triton_dtype(acc), BLOCK_R=block_r,
-        BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None, STAGES=num_stages, EXCLUSIVE=exclusive,
-        REVERSE=reverse, RUN=run_length(x, block_l, stride_xl),
+        stride_xr=stride_xr, stride_xl=stride_xl, x_shift=shift // vec if phased else 0, OUT=triton_dtype(out_dtype),
+        ACC=triton_dtype(acc), BLOCK_R=block_r, BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None,
+        STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse, RUN=min(vec, block_l) if stride_xl == 1 else 1,
+        VEC=vec, PHASED=phased, EDGES=length % vec != 0,
     )
     return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args
 
@@ -510,6 +809,30 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
 def column_run(block_i, num_warps, num_stages, reverse):
     lanes = 32 * num_warps
     return block_i if num_stages > 1 or reverse or block_i < 2 * lanes else block_i // lanes
+
+
+def chain_state(device, lines, block_i):
+    return torch.zeros(1 + 2 * lines * block_i, dtype=torch.int64, device=device)
+
+
+def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
+    _, n_tiles, _, block_i, block_l, num_warps, _ = plan
+    lines = n_outer * ceil_div(inner, block_i)
+    state = chain_state(x.device, lines, block_i)
+    args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner, stride_xo=strides[0],
+                stride_xl=strides[1], stride_xi=strides[2], n_tiles=n_tiles, OUT=triton_dtype(out_dtype),
+                BLOCK_L=block_l, BLOCK_I=block_i, RUN=chain_run(block_i, num_warps, strides, x.element_size()),
+                EXCLUSIVE=exclusive, REVERSE=reverse,
+                INDEX=tl.int32 if block_l * max(abs(strides[1]), inner) + block_i * abs(strides[2]) < 2**31 else tl.int64)
+    grid = (lines * n_tiles,)
+    return scan_chain_cols_kernel[grid](**args, num_warps=num_warps), grid, args
+
+
+def chain_run(block_i, num_warps, strides, itemsize):
+    lanes = 32 * num_warps
+    if strides[2] == 1 and strides[1] * itemsize % 16 == 0 and block_i >= 2 * lanes:
+        return block_i // lanes
+    return 1
 
 
 def lookback_state(device, n_rows, tiles_per_row, window, groups=1, width=1):
@@ -546,21 +869,24 @@ def resident_cap(kernel, grid, args, num_warps, device):
 
 def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
-    grid = (n_outer * tiles_per_line,)
     width = next_power_of_2(inner)
-    state = lookback_state(x.device, n_outer, tiles_per_line, window, groups, width)
     options = dict(OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
                    REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
-        args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_rows=n_outer, length=length, stride_xr=strides[0],
-                    stride_xl=strides[1], tiles_per_row=tiles_per_line, **options,
-                    RUN=run_length(x, block_l, strides[1]))
+        vec = vector_elements(x.element_size(), out_dtype.itemsize, block=block_l)
+        shift = strides[0] - length if n_outer > 1 else 0
+        phased = strides[1] == 1 and shift % vec == 0 and aligned(x)
+        args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
+                    stride_xl=strides[1], x_shift=shift // vec if phased else 0, tiles_per_row=tiles_per_line,
+                    **options, RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=phased, EDGES=length % vec != 0)
     else:
         kernel = scan_lookback_cols_kernel
-        args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner,
+        args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,
                     stride_xo=strides[0], stride_xl=strides[1], tiles_per_line=tiles_per_line, **options, WIDTH=width,
                     DENSE=inner == width == strides[1])
+    grid = (n_outer * tiles_per_line,)
+    args["state_ptr"] = lookback_state(x.device, n_outer, tiles_per_line, window, groups, width)
     return launch_resident(kernel, grid, args, num_warps, x.device), grid, args
 
 
@@ -592,33 +918,37 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
                 lookback_groups=8, lookback_inner=8,
-                backward_window=64)
+                backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), backward_chain_tile=(32, 64),
+                chain_below_warps_per_sm=2, chain_hop_bytes=1 << 21)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
-              reverse=False):
+              reverse=False, skew=0):
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
         # 8-byte types in steps of 2048 on 4 warps: 4096 on 8 warps spills in the reverse split's
         # second pass on sm_90 (ptxas keeps 128 registers there).
         settings["row_step"] = min(settings["row_step"], 8192 if itemsize <= 4 else 2048)
         settings["row_values"] //= 4 if itemsize <= 4 else 2
+        # A pair scan, or one read backwards, on half the chain's tile: 16-bit columns at 128
+        # positions spill on sm_90.
+        settings["chain_tile"] = (settings["chain_tile"][0], settings["chain_tile"][1] // 2)
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
-        # A step that does not divide the row computes on masked lanes: shorter steps while they
-        # would pad the row by more than a quarter.
-        while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
-            block_l //= 2
-        block_a = min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_outer))
+        block_l, block_a = row_tile(n_outer, length, settings, unit_stride)
+        if block_a > 1 and skew:
+            wide_l, wide_a = row_tile(n_outer, length + skew, settings, unit_stride)
+            block_l, block_a, span = (wide_l, wide_a, length + skew) if wide_a > 1 else (block_l, 1, length)
+        else:
+            span = length
         lines = ceil_div(n_outer, block_a)
         if block_a == 1:
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
-        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        n_chunks, chunk = split_lines(lines, span, block_l, n_sm, settings["split_programs_per_sm"])
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
@@ -654,7 +984,27 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
                 kind, num_stages = "lookback", 1
                 n_chunks, block_l, block_a, chunk, num_warps = plan
+        chain_i, chain_l = settings["chain_tile"]
+        few = (lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
+               and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"])
+        # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
+        # stride) load a column a lane: a tile a program keeps more of them in flight.
+        unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
+        if single_pass and kind == "cols" and (few or unaligned) and length > chain_l:
+            # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
+            # instead of a walk a line or a split that reads x twice.
+            if unaligned and not few:
+                chain_i, chain_l = settings["chain_unaligned_tile"]
+            kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
+                "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def row_tile(n_rows, length, settings, unit_stride):
+    block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
+    while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
+        block_l //= 2
+    return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
 def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
@@ -730,14 +1080,15 @@ def device_traits(device):
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
     single_pass = accumulator_dtype(out_dtype) == torch.float32
+    skew = line_skew(length, out_dtype.itemsize) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive, reverse)
+                     exclusive, reverse, skew)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
     plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse)
     n_chunks = plan[1]
-    if n_chunks == 1 or plan[0] == "lookback":
+    if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
     agg = aggregate_dtype(out_dtype)
     totals = torch.empty((n_outer, n_chunks, inner), dtype=agg, device=x.device)
@@ -751,6 +1102,8 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
+    if plan[0] == "chain":
+        return launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "rows":
         return launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce, exclusive,
                            reverse)

@@ -35,6 +35,7 @@ LAYOUTS = {
     "3-D middle": ((3, 200, 5), 1),
     "split rows (few, long)": ((6000,), 0),
     "split columns": ((2, 5000, 3), 1),
+    "rows a vector short of whole tiles": ((5, 95), 1),
 }
 
 

@@ -130,6 +130,8 @@ SHAPES = {
     "whole groups": ((2, 2 * GROUP), 1),
     "short rows": ((5, 2 * STEP + 1), 1),
     "3-D, last dim": ((2, 3, 100), -1),
+    "rows a vector short of whole tiles": ((4, 6 * STEP - 1), 1),
+    "rows three short of whole tiles": ((3, 6 * STEP - 3), 1),
 }
 
 

@@ -45,6 +45,19 @@ CASES = [
     ((16384, 32768), 1, "float64", None, False, True, True),
     ((268435456,), 0, "float32", None, False, True, True, True, True),
     ((64, 4096, 1024), 1, "bfloat16", None, False, True, True, True, True),
+    # Sizes that are not multiples of 16: every strategy keeps 16-byte accesses (kernels/rows.py,
+    # kernels/lookback.py: tiles on vectors, a row's head and tail apart; the column chain).
+    ((32768, 32767), 1, "float32", None, False, True),
+    ((1048576, 999), 1, "float32", None, False, True),
+    ((4097, 4095), 1, "bfloat16", None, False, True),
+    ((268435455,), 0, "float32", None, False, True),
+    ((100000007,), 0, "float32", None, False, True, False, False, True),
+    ((32768, 32767), 1, "float32", None, False, True, False, True, True),
+    ((131072, 8192), 0, "float32", None, False, True),
+    ((32768, 32767), 1, "float32", None, False, True, True),
+    ((1048576, 999), 1, "float32", None, False, True, True),
+    ((100000007,), 0, "float32", None, False, True, True),
+    ((131072, 8192), 0, "float32", None, False, True, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}

@@ -6,11 +6,13 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reference import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, assert_cumprod_matches, assert_identical, interpreted,
-                       near_one, random_input)
+from reference import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, assert_cumprod_matches, assert_identical,
+                       assert_scan_matches, interpreted, near_one, random_input)
 from triton_cumprod import cumprod, forward
-from triton_cumprod.kernels.combine import accumulator_dtype, triton_dtype, wide_product
+from triton_cumprod.kernels.combine import accumulator_dtype, triton_dtype, vector_elements, wide_product
 
 
 def cdiv(a, b):
@@ -124,6 +126,33 @@ def view_3d(x, dim):
     return forward.scan_view(x, dim)
 
 
+def chunk_bounds(n_rows, length, chunk, n_chunks, vec, block_r):
+    """[(lo, hi)] of each chunk of each row (positions in the row), as scan_rows_kernel lays them on
+    the 16-byte vectors of a contiguous output of rows of `length`, `vec` elements a vector: from
+    each row's first vector boundary, its head in the first chunk and tail in the last, for a row a
+    program; from the vector holding its first element for rows a tile; the last chunk to the end."""
+    bounds = []
+    for r in range(n_rows):
+        start, end = r * length, (r + 1) * length
+        if length % vec == 0:
+            origin = start
+        elif block_r == 1:
+            origin = -(-start // vec) * vec
+        else:
+            origin = start // vec * vec
+        body_end = max(end // vec * vec, origin) if length % vec and block_r == 1 else end
+        row = []
+        for c in range(n_chunks):
+            lo = max(origin + c * chunk, start) - start
+            hi = (body_end if c == n_chunks - 1 else min(origin + (c + 1) * chunk, body_end)) - start
+            if length % vec and block_r == 1:
+                lo = 0 if c == 0 else lo
+                hi = length if c == n_chunks - 1 else hi
+            row.append((lo, max(lo, hi)))
+        bounds.append(row)
+    return bounds
+
+
 @pytest.mark.parametrize("kind", ["rows", "cols"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int32, torch.int8, torch.uint8], ids=str)
 def test_reduce_pass_writes_chunk_products(kind, dtype, device):
@@ -137,7 +166,13 @@ def test_reduce_pass_writes_chunk_products(kind, dtype, device):
     forward.launch_scan(x2, totals, None, n_outer, length, inner, strides, dtype, plan, True)
     wide = torch.float64 if dtype.is_floating_point else torch.int64
     x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
-    expected = torch.stack([torch.cumprod(x3[:, c * chunk:min((c + 1) * chunk, length)], 1)[:, -1] for c in range(n_chunks)], 1)
+    if kind == "rows":
+        vec = vector_elements(x.element_size(), dtype.itemsize, block=block_l)
+        bounds = chunk_bounds(n_outer, length, chunk, n_chunks, vec, 2)
+        expected = torch.stack([torch.stack([x3[r, lo:hi].prod(0) for lo, hi in bounds[r]]) for r in range(n_outer)])
+    else:
+        expected = torch.stack([torch.cumprod(x3[:, c * chunk:min((c + 1) * chunk, length)], 1)[:, -1]
+                                for c in range(n_chunks)], 1)
     checked = n_chunks
     if dtype == torch.bfloat16 and interpreted():
         # Triton 3.6's interpreter fills masked bfloat16 loads with the bits 0x0001 instead of the
@@ -162,14 +197,14 @@ def test_scan_pass_starts_each_chunk_from_its_prefix(kind, dtype, device):
     forward.launch_scan(x2, y, prefix.to(device), n_outer, length, inner, strides, dtype, plan, False)
     wide = torch.float64 if dtype.is_floating_point else torch.int64
     x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
-    parts = []
-    for c in range(n_chunks):
-        local = torch.cumprod(x3[:, c * chunk:min((c + 1) * chunk, length)], 1)
-        if c > 0:
-            local = local * prefix[:, c - 1:c].to(wide)
-        parts.append(local)
-    expected = torch.cat(parts, 1).to(dtype).reshape(y.shape)
-    assert_identical(y, expected)
+    vec = vector_elements(x.element_size(), dtype.itemsize, block=block_l) if kind == "rows" else 1
+    expected = torch.empty_like(x3)
+    for r in range(n_outer):
+        for c, (lo, hi) in enumerate(chunk_bounds(n_outer, length, chunk, n_chunks, vec, 2)[r] if kind == "rows"
+                                     else [(c * chunk, min((c + 1) * chunk, length)) for c in range(n_chunks)]):
+            local = torch.cumprod(x3[r, lo:hi], 0)
+            expected[r, lo:hi] = local * prefix[r, c - 1].to(wide) if c > 0 else local
+    assert_identical(y, expected.to(dtype).reshape(y.shape))
 
 
 @pytest.mark.parametrize("plan_name", ["three chunks", "tile wider than the lines"])
@@ -267,3 +302,45 @@ def test_wide_product_special_values(device):
     assert torch.equal(torch.isnan(ours), torch.isnan(exact))
     same = ~torch.isnan(exact)
     assert torch.equal(ours[same], exact[same]) and torch.equal(torch.signbit(ours[same]), torch.signbit(exact[same]))
+
+
+# --- rows on vectors -------------------------------------------------------------------------------
+# kernels/rows.py lays row tiles on 16-byte vectors: a row a program takes its head and tail apart
+# (combine.piece), rows a tile are laid from the vector their first element is in. Lengths that
+# are not multiples of a vector start the rows at every phase; views make x's rows start elsewhere
+# than y's (sliced) or not on 16 bytes at all (offset).
+
+
+def row_views(x, view):
+    if view == "sliced":
+        return x[:, 1:]
+    if view == "offset":
+        flat = torch.cat([x.new_ones(1), x.reshape(-1)])
+        return flat[1:].reshape(x.shape)
+    return x
+
+
+@given(length=st.integers(1, 45), rows=st.integers(1, 5), block_a=st.sampled_from([1, 2, 4]),
+       block_l=st.sampled_from([4, 8, 16]), max_chunks=st.integers(1, 4),
+       dtype=st.sampled_from([torch.float32, torch.bfloat16, torch.float64, torch.int32, torch.int8]),
+       view=st.sampled_from(["contiguous", "sliced", "offset"]), exclusive=st.booleans(), reverse=st.booleans())
+def test_rows_on_vectors(length, rows, block_a, block_l, max_chunks, dtype, view, exclusive, reverse, device,
+                         monkeypatch):
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(block_a, block_l, max_chunks))
+    x = row_views(random_input((rows, length + (view == "sliced")), dtype, device=device, seed=length), view)
+    assert_scan_matches(cumprod(x, 1, exclusive=exclusive, reverse=reverse), x, 1, exclusive, reverse)
+
+
+@pytest.mark.parametrize("length", [27, 29, 30, 31])
+def test_rows_on_vectors_write_only_their_row(length, device, monkeypatch):
+    """Rows of a tile that start inside a vector: its whole vectors, and each neighbouring row's
+    elements of the vectors they share, are written by the programs that own them."""
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(4, 32, 1))
+    x = random_input((9, length), torch.float32, device=device, seed=length)
+    guard = 5
+    buffer = torch.full((guard + x.numel() + guard,), 12345.0, device=device)
+    y = buffer[guard:guard + x.numel()]
+    x2, n_outer, n, inner, strides = forward.scan_view(x, 1)
+    forward.scan_3d(x2, y, n_outer, n, inner, strides, torch.float32)
+    assert bool((buffer[:guard] == 12345.0).all()) and bool((buffer[guard + x.numel():] == 12345.0).all())
+    assert_cumprod_matches(y.reshape(x.shape), x, 1)

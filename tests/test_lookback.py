@@ -48,7 +48,7 @@ def test_taken_for_few_long_rows_multiplied_in_float32():
 
 
 @pytest.mark.parametrize("shape", [(1, 200), (3, 130), (2, STEP * WINDOW * 3 + 1), (2, STEP * WINDOW), (5, 2 * STEP + 1),
-                                   (2, STEP * WINDOW * GROUPS * 3 - 5)])
+                                   (2, STEP * WINDOW * GROUPS * 3 - 5), (4, 5 * STEP - 1), (4, 5 * STEP - 3)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 def test_matches_torch(shape, dtype, device, small_tiles, launches):
     x = near_one(shape, device=device, seed=shape[1]).to(dtype)
@@ -180,3 +180,61 @@ def test_launch_resident_caps_registers_where_it_spills_little(monkeypatch, spil
     # On the CPU (the interpreter) the compiler's own count: nothing is compiled ahead.
     lookback.launch_resident(kernel, (10,), {"BLOCK": 16, "n": 3}, 4, torch.device("cpu"))
     assert kernel.launches[-1] == {"BLOCK": 16, "n": 3, "num_warps": 4} and len(kernel.warmups) == 4
+
+
+# --- the column chain (scan_chain_cols_kernel, and the gradient's backward_chain_cols_kernel) -----
+
+
+@pytest.fixture
+def chains(monkeypatch):
+    """Chain tiles of 8 columns by 4 positions, taken for every column layout: many lines and many
+    tiles a line on small tensors."""
+    real = dispatch.tile_settings
+
+    def settings(capability, itemsize):
+        return {**real(capability, itemsize), "chain_tile": (8, 4), "backward_chain_tile": (8, 4),
+                "chain_hop_bytes": 0, "chain_below_warps_per_sm": 1000}
+
+    monkeypatch.setattr(dispatch, "tile_settings", settings)
+
+
+def test_chain_taken_for_tall_columns():
+    h100 = (132, (9, 0))
+    plan = plan_scan(1, 131072, 8192, True, *h100, 4, single_pass=True)
+    assert plan[0] == "chain" and plan[1] * plan[2] >= 131072
+    assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[0] == "chain"
+    # Not where the lines fill the GPU, nor where one depth of tiles moves too few bytes, nor for
+    # float64 products.
+    assert plan_scan(1, 32768, 32768, True, *h100, 4, single_pass=True)[0] == "cols"
+    assert plan_scan(1, 1 << 20, 64, True, *h100, 4, single_pass=True)[0] == "cols"
+    assert plan_scan(1, 131072, 8192, True, *h100, 8)[0] == "cols"
+
+
+@pytest.mark.parametrize("shape,dim", [((37, 19), 0), ((3, 13, 21), 1), ((9, 8), 0), ((6, 33), 0)])
+@pytest.mark.parametrize("options", [{}, {"exclusive": True}, {"reverse": True}, {"exclusive": True, "reverse": True}])
+def test_chain_matches_torch(shape, dim, options, device, chains, launches):
+    x = near_one(shape, device=device, seed=shape[dim])
+    x.narrow(dim, 5, 1).select(-1 if dim == 0 else 0, 2).zero_()
+    for _ in range(2):  # the state a call leaves serves the next
+        y = cumprod(x, dim, **options)
+        assert_scan_matches(y, x, dim, options.get("exclusive", False), options.get("reverse", False))
+    assert {plan[0] for plan in launches.plans} == {"chain"}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_chain_half_types_and_views(dtype, device, chains):
+    x = near_one((40, 30), device=device, seed=3).to(dtype)
+    for view in (x, x[:, 1:], x.t().contiguous().t()):
+        assert_cumprod_matches(cumprod(view, 0), view, 0)
+
+
+@pytest.mark.parametrize("options", [{}, {"exclusive": True}, {"reverse": True}, {"exclusive": True, "reverse": True}])
+def test_chain_gradient_matches_torch(options, device, chains):
+    from test_backward_lookback import assert_gradient_close, gradient
+
+    x = near_one((37, 19), device=device, seed=5)
+    g = near_one((37, 19), device=device, seed=6, spread=1.0)
+    x[11, 3] = 0
+    for _ in range(2):
+        ours = gradient(x, 0, g, **options)
+        assert_gradient_close(ours, x, 0, g, label="chain", **options)

@@ -5,7 +5,7 @@ import torch
 
 from .dispatch import plan_backward
 from .forward import device_traits
-from .kernels.backward import launch_backward, launch_backward_lookback
+from .kernels.backward import launch_backward, launch_backward_chain, launch_backward_lookback
 from .kernels.combine import accumulator_dtype
 
 
@@ -25,6 +25,9 @@ def cumprod_backward(x, y, grad, dim, out_dtype, exclusive=False, reverse=False)
     plan = plan_backward(n_outer, length, inner, *device_traits(x.device), out_dtype.itemsize, exclusive, reverse)
     if plan[0] == "lookback":
         launch_backward_lookback(x, y, grad, gx, n_outer, length, out_dtype, plan, exclusive, reverse)
+        return gx
+    if plan[0] == "chain":
+        launch_backward_chain(x, y, grad, gx, n_outer, length, inner, out_dtype, plan, exclusive, reverse)
         return gx
     maps = gx
     if plan[1] > 1:

@@ -143,10 +143,10 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
     kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"),
-               (lookback, "scan_lookback_cols_kernel"),
+               (lookback, "scan_lookback_cols_kernel"), (lookback, "scan_chain_cols_kernel"),
                (backward, "backward_rows_kernel"), (backward, "backward_line_kernel"),
                (backward, "backward_cols_kernel"),
-               (backward, "backward_lookback_kernel")]
+               (backward, "backward_lookback_kernel"), (backward, "backward_chain_cols_kernel")]
     saved = [getattr(module, name) for module, name in kernels]
     saved_traits = forward.device_traits, autograd.device_traits
     forward.device_traits = autograd.device_traits = lambda device: TRAITS[arch]

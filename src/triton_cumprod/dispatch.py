@@ -19,7 +19,11 @@ def tile_settings(capability, itemsize):
     lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
     the single-pass scan; lookback_inner: the most inner positions the single pass takes in one
     tile (a scan dim followed by a few); backward_window: the tiles a group of the single-pass
-    gradient.
+    gradient; chain_tile: (columns, positions) of a tile of the column chain (one warp, a column
+    a lane), taken where column lines put fewer than chain_below_warps_per_sm warps on each
+    multiprocessor and the tiles of one depth hold at least chain_hop_bytes; chain_unaligned_tile:
+    the chain's tile where the tile's rows do not start on 16 bytes (inner sizes that are not a
+    multiple of a vector).
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -63,11 +67,12 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
                 lookback_groups=8, lookback_inner=8,
-                backward_window=64)
+                backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), backward_chain_tile=(32, 64),
+                chain_below_warps_per_sm=2, chain_hop_bytes=1 << 21)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
-              reverse=False):
+              reverse=False, skew=0):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
@@ -84,6 +89,9 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     at a quarter of the values a thread: on the prompt's shape 0.952 / 0.951 / 0.950 (exclusive /
     reverse / both) in steps of 8192 on 8 warps, against 0.907 / 0.911 / 0.897 in 16384 and 0.810
     for reverse in one 32768-element step (benchmarks/NOTES.md); the widest pair scans spill.
+    Row tiles are laid on 16-byte vectors (kernels/rows.py): a tile of several rows covers `skew`
+    positions more than a row (combine.line_skew); a row a program, and the single pass, take the
+    elements before a row's first vector boundary and after its last apart.
     """
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
@@ -91,22 +99,25 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # second pass on sm_90 (ptxas keeps 128 registers there).
         settings["row_step"] = min(settings["row_step"], 8192 if itemsize <= 4 else 2048)
         settings["row_values"] //= 4 if itemsize <= 4 else 2
+        # A pair scan, or one read backwards, on half the chain's tile: 16-bit columns at 128
+        # positions spill on sm_90.
+        settings["chain_tile"] = (settings["chain_tile"][0], settings["chain_tile"][1] // 2)
     if inner == 1:
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
-        # A step that does not divide the row computes on masked lanes: shorter steps while they
-        # would pad the row by more than a quarter.
-        while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
-            block_l //= 2
-        block_a = min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_outer))
+        block_l, block_a = row_tile(n_outer, length, settings, unit_stride)
+        if block_a > 1 and skew:
+            wide_l, wide_a = row_tile(n_outer, length + skew, settings, unit_stride)
+            block_l, block_a, span = (wide_l, wide_a, length + skew) if wide_a > 1 else (block_l, 1, length)
+        else:
+            span = length
         lines = ceil_div(n_outer, block_a)
         if block_a == 1:
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
-        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        n_chunks, chunk = split_lines(lines, span, block_l, n_sm, settings["split_programs_per_sm"])
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
@@ -142,7 +153,30 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
                 kind, num_stages = "lookback", 1
                 n_chunks, block_l, block_a, chunk, num_warps = plan
+        chain_i, chain_l = settings["chain_tile"]
+        few = (lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
+               and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"])
+        # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
+        # stride) load a column a lane: a tile a program keeps more of them in flight.
+        unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
+        if single_pass and kind == "cols" and (few or unaligned) and length > chain_l:
+            # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
+            # instead of a walk a line or a split that reads x twice.
+            if unaligned and not few:
+                chain_i, chain_l = settings["chain_unaligned_tile"]
+            kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
+                "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def row_tile(n_rows, length, settings, unit_stride):
+    """(BLOCK_L, BLOCK_R) of a row tile over rows of `length`: a step of up to row_step (64 where the
+    rows are strided), shortened while it would pad the row by more than a quarter (masked lanes
+    still compute), and as many rows as fill a short tile."""
+    block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
+    while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
+        block_l //= 2
+    return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
 def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
@@ -232,6 +266,12 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         # across threads: in this layout (its recurrence in float64) it ran 0.686 against 0.857; so
         # do split lines ((1M, 64) fp32 in this layout: 0.255 against 0.446).
         block_l, num_warps = min(8, block_l), 1
+    chain_i, chain_l = settings["backward_chain_tile"]
+    if (kind == "cols" and itemsize <= 4 and lines < settings["chain_below_warps_per_sm"] * n_sm
+            and length > chain_l and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]):
+        # Lines of columns too few to fill the GPU: the forward's chain (kernels/backward.py:
+        # backward_chain_cols_kernel), one warp a tile of a column a lane.
+        return "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1
     if kind == "line" and n_chunks > 1 and itemsize <= 4:
         # Half the forward's look-back tiles, in groups of their own; 32 values a thread: 2048 on
         # 2 warps (1-D 2^28 under the register cap, groups of 64: plain 0.748, on 4096 0.728;

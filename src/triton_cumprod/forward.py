@@ -2,8 +2,8 @@ import torch
 
 from .dispatch import plan_scan
 from .kernels.cols import launch_cols
-from .kernels.combine import accumulator_dtype, aggregate_dtype
-from .kernels.lookback import launch_lookback
+from .kernels.combine import accumulator_dtype, aggregate_dtype, line_skew
+from .kernels.lookback import launch_chain, launch_lookback
 from .kernels.rows import launch_rows
 from .layout import scan_view, unit_stride
 
@@ -19,10 +19,12 @@ def device_traits(device):
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
-    where the kernels multiply in float32 (kernels/lookback.py)."""
+    where the kernels multiply in float32 (kernels/lookback.py); row tiles are laid on 16-byte
+    vectors, which a row may start inside (combine.line_skew)."""
     single_pass = accumulator_dtype(out_dtype) == torch.float32
+    skew = line_skew(length, out_dtype.itemsize) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive, reverse)
+                     exclusive, reverse, skew)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
@@ -37,7 +39,7 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     else None."""
     plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse)
     n_chunks = plan[1]
-    if n_chunks == 1 or plan[0] == "lookback":
+    if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
     agg = aggregate_dtype(out_dtype)
     totals = torch.empty((n_outer, n_chunks, inner), dtype=agg, device=x.device)
@@ -53,6 +55,8 @@ def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     kernels/lookback.py return it."""
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
+    if plan[0] == "chain":
+        return launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "rows":
         return launch_rows(x, y, prefix, n_outer, length, strides[0], strides[1], out_dtype, plan, reduce, exclusive,
                            reverse)

@@ -4,9 +4,10 @@ import triton.language as tl
 from .cols import column_block, column_run
 from .rows import row_block
 from ..dispatch import ceil_div
-from .combine import (accumulator_dtype, exclusive_combine, joined, mirrored, parted, pick, run_length, triton_dtype,
-                      wide_product)
-from .lookback import launch_resident, lookback_state, lookback_tile, wait_all, wait_one
+from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, mirrored, parted, pick,
+                      store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)
+from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
+                       lookback_state, lookback_tile, wait_all, wait_one)
 
 
 @triton.jit
@@ -91,6 +92,27 @@ def products_to_exit(x, axis: tl.constexpr, TO_FIRST: tl.constexpr):
 
 
 @triton.jit
+def load_gradient_tile(x_at, g_at, offs, hi, mask, lines, OUT: tl.constexpr, ACC: tl.constexpr, VEC: tl.constexpr,
+                       EDGES: tl.constexpr, ALIGNED: tl.constexpr, REVERSE: tl.constexpr):
+    # (x, g) of a tile at x_at + offs and g_at + offs, laid on vectors (combine.line_chunk), where
+    # `mask` says which positions are in the line (before hi in the tile; `lines` the lines that
+    # exist): elsewhere the identity, x = 1 and g = 0. ALIGNED reads whole vectors, the elements of
+    # the line's neighbours dropped by a select, as are a reverse recurrence's masked tail (triton
+    # 3.6's interpreter ignores `other` for bf16 loads).
+    if ALIGNED:
+        vectors = lines & (offs < tl.cdiv(hi, VEC) * VEC)
+    else:
+        vectors = mask
+    x = tl.load(x_at + offs, mask=vectors, other=1).to(OUT).to(ACC)
+    g = tl.load(g_at + offs, mask=vectors, other=0).to(ACC)
+    if EDGES or REVERSE:
+        x = tl.where(mask, x, 1)
+    if EDGES:
+        g = tl.where(mask, g, 0)
+    return x, g
+
+
+@triton.jit
 def entering_carry(maps, lane_mask, b_offset, c_stride, pid_c, n_chunks, carry, AXIS: tl.constexpr,
                    BLOCK_C: tl.constexpr, REVERSE: tl.constexpr):
     # The carry entering chunk pid_c of the lines `maps` points at (each line's chunk 0 map a; the
@@ -141,35 +163,38 @@ def backward_rows_kernel(
     BLOCK_C: tl.constexpr,  # chunk maps composed a step
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
+    VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
+    EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
+    ALIGNED: tl.constexpr,  # x and g start on 16 bytes: whole vectors may be read (combine.aligned)
 ):
     # The recurrences of backward_cols_kernel, for rows contiguous in memory: tiles are read with
-    # aligned (16-byte) loads, and the neighbours a recurrence needs come from scans instead of
-    # shifted loads (see recurrence). y beside the tile times the tile's exclusive products gives y
-    # at every position, so y is read once a tile. Tiles are walked in the recurrence's direction,
-    # carrying s = x * r (u for an exclusive scan) from one to the next.
+    # 16-byte loads, and the neighbours a recurrence needs come from scans instead of shifted loads
+    # (see recurrence). y beside the tile times the tile's exclusive products gives y at every
+    # position, so y is read once a tile. Tiles are walked in the recurrence's direction, carrying
+    # s = x * r (u for an exclusive scan) from one to the next, on a grid laid from the vector that
+    # holds each row's first element (combine.line_chunk): positions outside the row are the
+    # identity, and gx is stored in whole vectors but where the row starts or ends inside one.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    rows, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, BLOCK_R)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
+    row_mask = rows < n_rows
+    origin, first, lo, hi, n_tiles = line_chunk(rows * length, length, pid_c, n_chunks, chunk, BLOCK_L, VEC, EDGES)
     maps = maps_ptr + rows * n_chunks
     carry = tl.zeros([BLOCK_R], ACC)
     if not REDUCE:
         carry = entering_carry(maps, row_mask, n_rows * n_chunks, 1, pid_c, n_chunks, carry, 1, BLOCK_C, REVERSE)
     chunk_a = tl.full([BLOCK_R], 1, ACC)
     chunk_b = tl.zeros([BLOCK_R], ACC)
-    steps = tl.arange(0, BLOCK_L)
-    leave = steps[None, :] == (BLOCK_L - 1 if REVERSE else 0)
-    n_tiles = tl.cdiv(end - start, BLOCK_L)
+    steps = tl.arange(0, BLOCK_L)[None, :]
+    leave = steps == (BLOCK_L - 1 if REVERSE else 0)
     for k in range(0, n_tiles):
-        col = start + (k if REVERSE else n_tiles - 1 - k) * BLOCK_L
-        at = rows[:, None] * length + col + steps[None, :]
-        mask = row_mask[:, None] & (col + steps < end)[None, :]
-        # Positions past the row's end are the identity.
-        x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
-        if REVERSE:
-            # A reverse scan's gradient leaves its last tile through the masked tail: 1 by a select
-            # (triton 3.6's interpreter ignores `other` for bf16 loads).
-            x = tl.where(mask, x, 1)
-        g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
+        tile = (k if REVERSE else n_tiles - 1 - k) * BLOCK_L
+        at = (origin + tile)[:, None]  # the tile's first offset, on a vector
+        col = (first + tile)[:, None]  # the same in the row
+        tile_lo, tile_hi = within(lo[:, None] - col, BLOCK_L), within(hi[:, None] - col, BLOCK_L)
+        mask = row_mask[:, None] & (steps >= tile_lo) & (steps < tile_hi)
+        x, g = load_gradient_tile(x_ptr + at, g_ptr + at, steps, tile_hi, mask, row_mask[:, None], OUT, ACC, VEC,
+                                  EDGES, ALIGNED, REVERSE)
         a, b, full_a, full_b = recurrence(x, g, 1, EXCLUSIVE, not REVERSE)
         if REDUCE:
             chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, pick(full_a, leave, 1), pick(full_b, leave, 1))
@@ -177,11 +202,12 @@ def backward_rows_kernel(
             r = b + a * carry[:, None]
             between = products_to_exit(x, 1, not REVERSE)
             edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
-            has_edge = row_mask & inside
+            has_edge = row_mask[:, None] & inside
             # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for
             # bf16 loads.
-            y_edge = tl.where(has_edge, tl.load(y_ptr + rows * length + edge, mask=has_edge).to(ACC), 1)
-            tl.store(gx_ptr + at, (y_edge[:, None] * between * r).to(gx_ptr.dtype.element_ty), mask=mask)
+            y_edge = tl.where(has_edge, tl.load(y_ptr + rows[:, None] * length + edge, mask=has_edge).to(ACC), 1)
+            store_vectors(gx_ptr + at, steps, (y_edge * between * r).to(gx_ptr.dtype.element_ty), tile_lo, tile_hi,
+                          row_mask[:, None], VEC, EDGES, True)
             carry = pick(leaving_carry(x, g, r, EXCLUSIVE), leave, 1)
     if REDUCE:
         out = gx_ptr + rows * n_chunks + pid_c
@@ -207,40 +233,39 @@ def backward_line_kernel(
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
     RUN: tl.constexpr,  # elements a thread loads at once (16 bytes) where tiles are read backwards
+    VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
+    EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
+    ALIGNED: tl.constexpr,  # x and g start on 16 bytes: whole vectors may be read (combine.aligned)
 ):
     # backward_rows_kernel for one row a program, with each tile held in the order the recurrence
     # runs through it, so that its scan is a forward one: triton 3.6's reverse scans cost several
     # times the shuffles (rows of 32768 in steps of 2048 on 2 warps: 1.14 of two copies against 0.90
     # read straight; 1024 on 1 warp: 0.96 against 0.98). The plain and exclusive scans' gradients,
     # which run right to left, read their tiles backwards in runs (combine.mirrored) and turn the
-    # runs around.
+    # runs around. Tiles are laid on vectors as in backward_rows_kernel.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    row, row_mask, start, end = row_block(tl.program_id(0), pid_c, n_rows, length, chunk, 1)
+    row = tl.program_id(0).to(tl.int64)
+    origin, first, lo, hi, n_tiles = line_chunk(row * length, length, pid_c, n_chunks, chunk, BLOCK_L, VEC, EDGES)
     carry = tl.zeros([1], ACC)
     if not REDUCE:
-        carry = entering_carry(maps_ptr + row * n_chunks, row_mask, n_rows * n_chunks, 1, pid_c, n_chunks, carry, 1,
-                               BLOCK_C, REVERSE)
+        carry = entering_carry(maps_ptr + row * n_chunks, row < n_rows, n_rows * n_chunks, 1, pid_c, n_chunks, carry,
+                               1, BLOCK_C, REVERSE)
     chunk_a = tl.full([1], 1, ACC)
     chunk_b = tl.zeros([1], ACC)
-    lanes = tl.arange(0, BLOCK_L)
-    last = lanes == BLOCK_L - 1
-    n_tiles = tl.cdiv(end - start, BLOCK_L)
+    last = tl.arange(0, BLOCK_L) == BLOCK_L - 1
+    if REVERSE:
+        offs = tl.arange(0, BLOCK_L)
+    else:
+        offs = mirrored(0, BLOCK_L, RUN)
     for k in range(0, n_tiles):
-        col = start + (k if REVERSE else n_tiles - 1 - k) * BLOCK_L
-        if REVERSE:
-            at = row * length + col + lanes
-            mask = col + lanes < end
-        else:
-            cols = mirrored(col, BLOCK_L, RUN)
-            at = row * length + cols
-            mask = cols < end
-        # Positions past the row's end are the identity.
-        x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(ACC)
-        if REVERSE:
-            # As in backward_rows_kernel: the masked tail is where the recurrence leaves the last tile.
-            x = tl.where(mask, x, 1)
-        g = tl.load(g_ptr + at, mask=mask, other=0).to(ACC)
+        index = k if REVERSE else n_tiles - 1 - k  # the tile's place in the chunk
+        tile = index * BLOCK_L
+        col = first + tile  # the tile's first position in the row
+        tile_lo, tile_hi = within(lo - col, BLOCK_L), within(hi - col, BLOCK_L)
+        mask = (offs >= tile_lo) & (offs < tile_hi)
+        x, g = load_gradient_tile(x_ptr + origin + tile, g_ptr + origin + tile, offs, tile_hi, mask, True, OUT, ACC,
+                                  VEC, EDGES, ALIGNED, REVERSE)
         if not REVERSE:
             x = joined(x)
             g = joined(g)
@@ -258,14 +283,51 @@ def backward_line_kernel(
             gx = y_edge * between * r
             if not REVERSE:
                 gx = parted(gx, RUN)
-            tl.store(gx_ptr + at, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+            store_vectors(gx_ptr + origin + tile, offs, gx.to(gx_ptr.dtype.element_ty), tile_lo, tile_hi, True, VEC,
+                          EDGES, (index == 0) | (index >= n_tiles - 2))
             # The carry passes on through the tile's map, its product from tile_product (32768^2:
             # 6.5e-6; 1.25e-5 from the scan's product, against torch's 9.6e-6).
             carry = pick(full_b, last, 0, True) + tile_product(x, full_a, last, 0) * carry
     if REDUCE:
-        out = gx_ptr + row * n_chunks + pid_c
-        tl.store(out, chunk_a, mask=row_mask)
-        tl.store(out + n_rows * n_chunks, chunk_b, mask=row_mask)
+        out = gx_ptr + row * n_chunks + pid_c + tl.zeros([1], tl.int32)
+        tl.store(out, chunk_a)
+        tl.store(out + n_rows * n_chunks, chunk_b)
+
+
+@triton.jit
+def column_maps(x_at, g_at, inner, valid, has_next, OUT: tl.constexpr, ACC: tl.constexpr, EXCLUSIVE: tl.constexpr,
+                REVERSE: tl.constexpr):
+    # The maps r -> b + a * r of a column tile at x_at and g_at (positions `inner` apart, in the
+    # recurrence's order along axis 1): a is x at the neighbour the recurrence comes from, b is g
+    # (for an exclusive scan, g there too); positions not `valid` are the identity.
+    step = -inner if REVERSE else inner  # where the recurrence comes from
+    nxt = valid & has_next
+    a = tl.load(x_at + step, mask=nxt, other=0).to(OUT).to(ACC)
+    if EXCLUSIVE:
+        b = tl.load(g_at + step, mask=nxt, other=0).to(ACC)
+    else:
+        b = tl.load(g_at, mask=valid, other=0).to(ACC)
+    return tl.where(valid, a, 1), b
+
+
+@triton.jit
+def column_gradient(y_at, gx_at, inner, a, b, carry, valid, has_y, ACC: tl.constexpr, EXCLUSIVE: tl.constexpr,
+                    REVERSE: tl.constexpr):
+    # The gradient of a column tile (column_maps' a and b) entered with r = carry, stored at gx_at:
+    # returns r where the recurrence leaves the tile.
+    first = tl.arange(0, a.shape[1])[None, :, None] == 0
+    # Fold the carry into the first map, so the scan's b is r itself.
+    b = tl.where(first, b + a * carry, b)
+    _, r = tl.associative_scan((tl.where(first, 0, a), b), 1, affine_combine)
+    # y at the position (exclusive) or beside it on the side the recurrence goes to; 1 outside the
+    # line, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
+    if EXCLUSIVE:
+        y_beside = tl.load(y_at, mask=valid, other=1).to(ACC)
+    else:
+        beside = valid & has_y
+        y_beside = tl.where(beside, tl.load(y_at - (-inner if REVERSE else inner), mask=beside).to(ACC), 1)
+    tl.store(gx_at, (y_beside * r).to(gx_at.dtype.element_ty), mask=valid)
+    return pick(r, tl.arange(0, a.shape[1])[None, :, None] == a.shape[1] - 1, 1, True)
 
 
 @triton.jit
@@ -314,9 +376,7 @@ def backward_cols_kernel(
     chunk_a = tl.full(cols.shape, 1, ACC)
     chunk_b = tl.zeros(cols.shape, ACC)
     steps = tl.arange(0, BLOCK_L)[None, :, None]
-    first = steps == 0
     last = steps == BLOCK_L - 1
-    step = -1 if REVERSE else 1  # where the recurrence comes from
     for k in tl.range(0, tl.cdiv(end - start, BLOCK_L), num_stages=STAGES):
         # This tile's positions in the recurrence's order, whether each is in the chunk, whether
         # the neighbour the recurrence comes from is in the line, and whether y beside it is.
@@ -332,35 +392,67 @@ def backward_cols_kernel(
             has_y = pos >= 1
         valid = in_chunk & col_mask
         at = base + pos * inner
-        nxt = valid & has_next
-        a = tl.load(x_ptr + at + step * inner, mask=nxt, other=0).to(OUT).to(ACC)
-        if EXCLUSIVE:
-            b = tl.load(g_ptr + at + step * inner, mask=nxt, other=0).to(ACC)
-        else:
-            b = tl.load(g_ptr + at, mask=valid, other=0).to(ACC)
-        a = tl.where(valid, a, 1)  # positions past the chunk are the identity map
+        a, b = column_maps(x_ptr + at, g_ptr + at, inner, valid, has_next, OUT, ACC, EXCLUSIVE, REVERSE)
         if REDUCE:
             tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
             tile_a, tile_b = pick(tile_a, last, 1, True), pick(tile_b, last, 1, True)
             chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, tile_a, tile_b)
         else:
-            # Fold the carry into the first map, so the scan's b is r itself.
-            b = tl.where(first, b + a * carry, b)
-            _, r = tl.associative_scan((tl.where(first, 0, a), b), 1, affine_combine)
-            # y at the position (exclusive) or beside it on the side the recurrence goes to; 1
-            # outside the line, set by a select: triton 3.6's interpreter ignores `other` for bf16
-            # loads.
-            if EXCLUSIVE:
-                y_beside = tl.load(y_ptr + at, mask=valid, other=1).to(ACC)
-            else:
-                beside = valid & has_y
-                y_beside = tl.where(beside, tl.load(y_ptr + at - step * inner, mask=beside).to(ACC), 1)
-            tl.store(gx_ptr + at, (y_beside * r).to(gx_ptr.dtype.element_ty), mask=valid)
-            carry = pick(r, last, 1, True)
+            carry = column_gradient(y_ptr + at, gx_ptr + at, inner, a, b, carry, valid, has_y, ACC, EXCLUSIVE,
+                                    REVERSE)
     if REDUCE:
         out = gx_ptr + (outer * n_chunks + pid_c) * inner + cols
         tl.store(out, chunk_a, mask=col_mask)
         tl.store(out + n_outer * n_chunks * inner, chunk_b, mask=col_mask)
+
+
+@triton.jit
+def backward_chain_cols_kernel(
+    x_ptr,  # the forward's input, contiguous (n_outer, length, inner)
+    y_ptr,  # the forward's output, contiguous (n_outer, length, inner)
+    g_ptr,  # the gradient of the output, contiguous (n_outer, length, inner)
+    gx_ptr,  # the gradient of the input, contiguous (n_outer, length, inner)
+    state_ptr,  # kernels/lookback.py: chain_state, a counter and two slots of BLOCK_I words a line
+    n_outer,
+    length,
+    inner,
+    n_tiles,  # tiles of BLOCK_L positions a line
+    OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
+    BLOCK_L: tl.constexpr,  # scan positions per tile
+    BLOCK_I: tl.constexpr,  # inner positions per line
+    RUN: tl.constexpr,  # inner positions side by side in a thread (kernels/cols.py: column_run)
+    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
+    REVERSE: tl.constexpr,  # the gradient of the reverse scan
+):
+    # backward_cols_kernel's recurrence for lines of columns too few to fill the GPU, in one pass
+    # of kernels/lookback.py's chain (scan_chain_cols_kernel): tiles numbered in the recurrence's
+    # direction, each composes its maps before it waits, then passes on r through them, rounded
+    # once, and only then computes its gradient.
+    n_col_blocks = tl.cdiv(inner, BLOCK_I)
+    n_lines = n_outer * n_col_blocks
+    t, line, slots = chain_tile(state_ptr, n_lines, n_tiles, BLOCK_I)
+    outer = (line // n_col_blocks).to(tl.int64)
+    lane_cols = tl.arange(0, BLOCK_I // RUN)[:, None, None] * RUN + tl.arange(0, RUN)[None, None, :]
+    cols = (line % n_col_blocks) * BLOCK_I + lane_cols
+    steps = tl.arange(0, BLOCK_L)[None, :, None]
+    # This tile's positions in the recurrence's order (see backward_cols_kernel).
+    if REVERSE:
+        pos = t.to(tl.int64) * BLOCK_L + steps
+        has_next = pos >= 1
+        has_y = pos + 1 < length
+    else:
+        pos = length - 1 - t.to(tl.int64) * BLOCK_L - steps
+        has_next = pos + 1 < length
+        has_y = pos >= 1
+    valid = (pos >= 0) & (pos < length) & (cols < inner)
+    at = (outer * length + pos) * inner + cols
+    a, b = column_maps(x_ptr + at, g_ptr + at, inner, valid, has_next, OUT, tl.float32, EXCLUSIVE, REVERSE)
+    tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
+    tile_a = pick(tile_a, steps == BLOCK_L - 1, 1, True)
+    tile_b = pick(tile_b, steps == BLOCK_L - 1, 1, True)
+    carry = chain_link(slots, t, n_tiles, tile_a, tile_b, 0, lane_cols, BLOCK_I)
+    column_gradient(y_ptr + at, gx_ptr + at, inner, a, b, carry, valid, has_y, tl.float32, EXCLUSIVE, REVERSE)
+    chain_done(slots, t, n_tiles, lane_cols, BLOCK_I)
 
 
 @triton.jit
@@ -395,6 +487,9 @@ def backward_lookback_kernel(
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the row's map up to it
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
+    VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
+    EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
+    ALIGNED: tl.constexpr,  # x and g start on 16 bytes: whole vectors may be read (combine.aligned)
 ):
     # The gradient of rows too few to fill the GPU, in one pass of float32 tiles: kernels/lookback.py's
     # deterministic look-back, run from the end where backward_rows_kernel's recurrence starts (the
@@ -404,18 +499,18 @@ def backward_lookback_kernel(
     # tile. A tile's incoming carry comes from the map of the group before its own composed with the
     # maps of the tiles before it in its group, in a fixed order: the result never depends on
     # timing. Tiles are numbered in the order programs start, in the recurrence's direction, so a
-    # tile waits only for tiles that are running or done.
+    # tile waits only for tiles that are running or done. A row's tiles are laid on vectors as in
+    # backward_rows_kernel.
     row, t, group, tile_words, group_words, _ = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW)
-    col = (t if REVERSE else tiles_per_row - 1 - t) * BLOCK_L
+    index = t if REVERSE else tiles_per_row - 1 - t  # the tile's place in the row
+    origin = vectors_from(row * length, VEC) + index * BLOCK_L
+    col = origin - row * length  # the tile's first position in the row
     steps = tl.arange(0, BLOCK_L)
-    at = row * length + col + steps
-    mask = col + steps < length
+    tile_lo, tile_hi = within(-col, BLOCK_L), within(length - col, BLOCK_L)
+    mask = (steps >= tile_lo) & (steps < tile_hi)
     # The tile's map is published before any wait: tiles after it wait for it.
-    x = tl.load(x_ptr + at, mask=mask, other=1).to(OUT).to(tl.float32)
-    if REVERSE:
-        # As in backward_rows_kernel: the masked tail is where the recurrence leaves the last tile.
-        x = tl.where(mask, x, 1)
-    g = tl.load(g_ptr + at, mask=mask, other=0).to(tl.float32)
+    x, g = load_gradient_tile(x_ptr + origin, g_ptr + origin, steps, tile_hi, mask, True, OUT, tl.float32, VEC,
+                              EDGES, ALIGNED, REVERSE)
     edge, inside = edge_output(col, length, BLOCK_L, EXCLUSIVE, REVERSE)
     # y is 1 outside the row, set by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
     y_edge = tl.where(inside, tl.load(y_ptr + row * length + edge, mask=inside).to(tl.float32), 1)
@@ -449,7 +544,8 @@ def backward_lookback_kernel(
     # programs a multiprocessor; 145 and three this way).
     r = b + a * carry_b
     between = products_to_exit(x, 0, not REVERSE)
-    tl.store(gx_ptr + at, (y_edge * between * r).to(gx_ptr.dtype.element_ty), mask=mask)
+    store_vectors(gx_ptr + origin, steps, (y_edge * between * r).to(gx_ptr.dtype.element_ty), tile_lo, tile_hi, True,
+                  VEC, EDGES, (index == 0) | (index >= tiles_per_row - 2))
 
 
 def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, reduce, exclusive=False,
@@ -462,6 +558,8 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
     block_c = 1 if n_chunks == 1 else max(1, 1024 // block_a)
     options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), REDUCE=reduce,
                    BLOCK_C=block_c, BLOCK_L=block_l, EXCLUSIVE=exclusive, REVERSE=reverse, num_warps=num_warps)
+    if kind in ("rows", "line"):
+        options.update(row_vectors(x, g, length, block_l))
     if kind == "rows":
         grid = (ceil_div(n_outer, block_a), n_chunks)
         backward_rows_kernel[grid](
@@ -469,7 +567,7 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
         )
     elif kind == "line":
         backward_line_kernel[(n_outer, n_chunks)](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, RUN=run_length(x, block_l, 1), **options,
+            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, RUN=options["VEC"], **options,
         )
     else:
         grid = (n_outer * ceil_div(inner, block_a), n_chunks)
@@ -487,9 +585,32 @@ def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan, exclu
     """The gradient of cumprod (or of its exclusive and reverse scans) over rows of contiguous
     (n_rows, length) tensors into `gx` in one pass, with the tile sizes of `plan` = ("lookback",
     tiles_per_row, BLOCK_L, WINDOW, BLOCK_L, num_warps)."""
-    _, tiles_per_row, _, window, block_l, num_warps = plan
+    _, _, _, window, block_l, num_warps = plan
+    vectors = row_vectors(x, g, length, block_l)
+    # Tiles laid from the vector a row's first element is in (combine.line_chunk).
+    tiles_per_row = ceil_div(length + (vectors["VEC"] - 1 if vectors["EDGES"] else 0), block_l)
     state = lookback_state(x.device, n_rows, tiles_per_row, window)
     args = dict(x_ptr=x, y_ptr=y, g_ptr=g, gx_ptr=gx, state_ptr=state, n_rows=n_rows, length=length,
                 tiles_per_row=tiles_per_row, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window,
-                EXCLUSIVE=exclusive, REVERSE=reverse)
+                EXCLUSIVE=exclusive, REVERSE=reverse, **vectors)
     launch_resident(backward_lookback_kernel, (n_rows * tiles_per_row,), args, num_warps, x.device)
+
+
+def launch_backward_chain(x, y, g, gx, n_outer, length, inner, out_dtype, plan, exclusive=False, reverse=False):
+    """The gradient of cumprod (or of its exclusive and reverse scans) over the middle axis of
+    contiguous (n_outer, length, inner) tensors into `gx` in one pass of backward_chain_cols_kernel,
+    with the tile sizes of `plan` = ("chain", tiles a line, BLOCK_L, BLOCK_I, BLOCK_L, num_warps)."""
+    _, n_tiles, _, block_i, block_l, num_warps = plan
+    lines = n_outer * ceil_div(inner, block_i)
+    backward_chain_cols_kernel[(lines * n_tiles,)](
+        x, y, g, gx, chain_state(x.device, lines, block_i), n_outer, length, inner, n_tiles,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i,
+        RUN=chain_run(block_i, num_warps, (0, inner, 1), x.element_size()), EXCLUSIVE=exclusive, REVERSE=reverse,
+        num_warps=num_warps)
+
+
+def row_vectors(x, g, length, block_l):
+    """VEC, EDGES and ALIGNED of the row kernels' vector grid (combine.line_chunk) over contiguous
+    rows of x and g (the output's dtype) of `length`, in tiles of block_l."""
+    vec = vector_elements(x.element_size(), g.element_size(), block=block_l)
+    return dict(VEC=vec, EDGES=length % vec != 0, ALIGNED=aligned(x, g))

@@ -77,6 +77,90 @@ def leaving(inclusive, positions, start, axis: tl.constexpr, REVERSE: tl.constex
 
 
 @triton.jit
+def vectors_from(first, VEC: tl.constexpr):
+    # The position of the VEC-element vector that holds `first`: lines walked in tiles laid from
+    # there load and store whole 16-byte vectors wherever their sizes and strides fall, and only
+    # the vectors a line starts or ends inside take their elements one by one (store_vectors).
+    return first // VEC * VEC
+
+
+@triton.jit
+def within(offset, BLOCK: tl.constexpr):
+    # A line's bound (start or end) as an offset into a tile of BLOCK, clamped to [0, BLOCK], in 32
+    # bits.
+    return tl.minimum(tl.maximum(offset, 0), BLOCK).to(tl.int32)
+
+
+@triton.jit
+def line_chunk(line_start, length, pid_c, n_chunks, chunk, BLOCK: tl.constexpr, VEC: tl.constexpr,
+               EDGES: tl.constexpr):
+    # Chunk pid_c of n_chunks of lines of `length` that start at offsets line_start of a contiguous
+    # tensor, on a grid of BLOCK steps laid from the vector that holds each line's first element
+    # (vectors_from); the last chunk runs to the line's end, however far that skew takes it.
+    # Returns (origin, first, lo, hi, n_steps): the grid's first offset (on a vector), the same
+    # relative to the line, the chunk's positions [lo, hi) in the line, and the steps to take.
+    origin = vectors_from(line_start, VEC) + pid_c.to(tl.int64) * chunk
+    first = origin - line_start
+    last_chunk = pid_c == n_chunks - 1
+    span = length + (VEC - 1 if EDGES else 0) - pid_c.to(tl.int64) * chunk
+    n_steps = tl.cdiv(tl.where(last_chunk, span, tl.minimum(chunk, span)), BLOCK)
+    hi = tl.where(last_chunk, length, tl.minimum(first + chunk, length))
+    return origin, first, tl.maximum(first, 0), hi, n_steps
+
+
+@triton.jit
+def store_vectors(ptr, at, values, lo, hi, mask, VEC: tl.constexpr, EDGES: tl.constexpr, edge):
+    # tl.store(ptr + at, values) where lo <= at < hi (and `mask`), for a tile at `ptr` that starts on
+    # a vector (vectors_from): the vectors wholly inside with 16-byte stores (their bounds are
+    # multiples of VEC, which the compiler sees), then, where EDGES and the scalar `edge` say the
+    # tile may hold a line's first or last vector, the elements of the vectors it starts or ends
+    # inside. Without EDGES, lo and hi are vector boundaries.
+    first, last = tl.cdiv(lo, VEC) * VEC, hi // VEC * VEC
+    whole = mask & (at < last)
+    if EDGES:
+        whole = whole & (at >= first)
+    tl.store(ptr + at, values, mask=whole)
+    if EDGES:
+        if edge:
+            tl.store(ptr + at, values, mask=mask & (at >= lo) & (at < hi) & ((at < first) | (at >= last)))
+
+
+@triton.jit
+def body_of(line_start, line_end, VEC: tl.constexpr):
+    # (first, end) of a line's body: its whole vectors, from the first vector boundary in it to the
+    # last (never before the first). The elements before and after it (fewer than VEC each) are
+    # its head and tail pieces (piece).
+    first = tl.cdiv(line_start, VEC) * VEC
+    return first, tl.maximum(line_end // VEC * VEC, first)
+
+
+@triton.jit
+def piece(x_at, stride, col, lo, hi, mask, OUT: tl.constexpr, ACC: tl.constexpr, VEC: tl.constexpr,
+          PHASED: tl.constexpr):
+    # Positions [lo, hi) of a line inside the vector that starts at `col` (its head, before its
+    # body, or its tail, after it) from x at x_at + position * stride: (x cast to OUT and carried in
+    # ACC there, 1 elsewhere; where they are). PHASED reads the whole vector where the piece is not
+    # empty: it holds an element of x.
+    offs = tl.arange(0, VEC)
+    first, last = within(lo - col, VEC), within(hi - col, VEC)
+    inside = mask & (offs >= first) & (offs < last)
+    if PHASED:
+        x = tl.load(x_at + col + offs, mask=mask & (first < last), other=1)
+    else:
+        x = tl.load(x_at + (col + offs) * stride, mask=inside, other=1)
+    return tl.where(inside, x.to(OUT).to(ACC), 1), inside
+
+
+@triton.jit
+def scan_piece(y_at, x, inside, col, carry, AXIS: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # A piece's scan (piece) on from `carry`, stored at y_at + position: returns the carry past it.
+    offs = tl.arange(0, x.shape[AXIS])
+    y, inclusive = scan_tile(x, carry, offs, 0, AXIS, EXCLUSIVE, REVERSE)
+    tl.store(y_at + col + offs, y.to(y_at.dtype.element_ty), mask=inside)
+    return leaving(inclusive, offs, 0, AXIS, REVERSE)
+
+
+@triton.jit
 def mirrored(first, BLOCK: tl.constexpr, RUN: tl.constexpr):
     # The positions [first, first + BLOCK) from the last, as a [BLOCK // RUN, RUN] tile: runs of RUN
     # ascending positions, the runs in descending order. A thread holds whole runs, so a tile read
@@ -129,6 +213,29 @@ def run_length(x, block, stride):
     """RUN of mirrored() for a tile of `block` elements of `x` read along `stride`: the elements of
     16 bytes where they are contiguous, else 1."""
     return min(max(1, 16 // x.element_size()), block) if stride == 1 else 1
+
+
+def vector_elements(*itemsizes, block=None):
+    """VEC of vectors_from(): the elements of the widest of the types of `itemsizes` bytes that fill
+    16 bytes, so that a vector of any of them lies within one 16-byte word; at most `block`, the
+    tile the kernel walks in."""
+    vec = max(1, 16 // max(itemsizes))
+    return vec if block is None else min(vec, block)
+
+
+def aligned(*tensors):
+    """Whether every tensor starts on a 16-byte boundary: loads may then read whole vectors that a
+    line starts or ends inside (the elements outside it are dropped in registers), never past the
+    16-byte word of an element of the tensor."""
+    return all(t.data_ptr() % 16 == 0 for t in tensors)
+
+
+def line_skew(length, itemsize):
+    """Positions a line of `length` may start past the vector boundary its tiles are laid from
+    (vectors_from), for an output of `itemsize` bytes an element: 0 where every line of a contiguous
+    output starts on one. Plans cover length + skew positions a line."""
+    vec = max(1, 16 // itemsize)
+    return vec - 1 if length % vec else 0
 
 
 def accumulator_dtype(dtype):

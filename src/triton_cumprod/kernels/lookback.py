@@ -3,7 +3,8 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div, next_power_of_2, register_cap
-from .combine import mirrored, mul_combine, run_length, scan_mirrored, scan_tile, triton_dtype
+from .combine import (aligned, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece, scan_mirrored,
+                      scan_piece, scan_tile, triton_dtype, vector_elements, within)
 
 
 @triton.jit
@@ -81,6 +82,7 @@ def scan_lookback_kernel(
     length,
     stride_xr,
     stride_xl,
+    x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     BLOCK_L: tl.constexpr,  # elements per tile
@@ -89,6 +91,9 @@ def scan_lookback_kernel(
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end: tiles are numbered from there
     RUN: tl.constexpr,  # elements a thread stores at once (16 bytes) when it scans from the end
+    VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
+    PHASED: tl.constexpr,  # x is contiguous along rows, 16-byte aligned, its rows VEC-aligned where y's are
+    EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
@@ -98,23 +103,47 @@ def scan_lookback_kernel(
     # the super-group times those of the tiles before it in its group, each multiplied in a fixed
     # order: the result never depends on timing. Only the super-groups' products form a chain, one
     # hop per WINDOW * GROUPS tiles; every other word a tile waits for comes from tiles that started
-    # before it and wait on nothing.
+    # before it and wait on nothing. A row's tiles cover its body, its whole vectors (loads and
+    # stores stay 16 bytes wide whatever its length); its first tile also takes the head before the
+    # body, its last the tail after it (combine.piece).
     row, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW,
                                                                         GROUPS)
     super_group = group // GROUPS
+    row_start = row * length
+    row_end = row_start + length
+    if EDGES:
+        body, body_end = body_of(row_start, row_end, VEC)
+    else:
+        body, body_end = row_start, row_end
+    tile = tiles_per_row - 1 - t if REVERSE else t  # the tile's place in the row
+    col = body + tile * BLOCK_L
     if REVERSE:
         # Read backwards in runs and scanned forwards (see scan_mirrored).
-        cols = mirrored((tiles_per_row - 1 - t) * BLOCK_L, BLOCK_L, RUN)
+        offs = mirrored(0, BLOCK_L, RUN)
     else:
-        cols = t * BLOCK_L + tl.arange(0, BLOCK_L)
-    mask = cols < length
-    x = tl.load(x_ptr + row * stride_xr + cols * stride_xl, mask=mask, other=1).to(OUT).to(tl.float32)
-    if REVERSE:
-        # A reverse scan meets the masked tail first: 1 by a select (triton 3.6's interpreter
-        # ignores `other` for bf16 loads).
-        x = tl.where(mask, x, 1)
+        offs = tl.arange(0, BLOCK_L)
+    last = within(body_end - col, BLOCK_L)
+    if PHASED:
+        x_at = x_ptr + row * x_shift * VEC
+        x = tl.load(x_at + col + offs, mask=offs < last, other=1)
+    else:
+        x_at = x_ptr + row * stride_xr - row_start * stride_xl
+        x = tl.load(x_at + (col + offs) * stride_xl, mask=offs < last, other=1)
+    x = x.to(OUT).to(tl.float32)
+    if EDGES or REVERSE:
+        # Past the body, 1 by a select: a reverse scan meets it first, a tile before the last may
+        # hold some of it where the body is shorter than the row, and triton 3.6's interpreter
+        # ignores `other` for bf16 loads.
+        x = tl.where(offs < last, x, 1)
     # Products of tiles and groups in float64: see combine.aggregate_dtype.
     total = tl.reduce(x.to(tl.float64), None, mul_combine)
+    if EDGES:
+        head, in_head = piece(x_at, stride_xl, body - VEC, row_start, tl.minimum(body, row_end), tile == 0, OUT,
+                              tl.float32, VEC, PHASED)
+        tail, in_tail = piece(x_at, stride_xl, body_end, body_end, row_end, tile == tiles_per_row - 1, OUT,
+                              tl.float32, VEC, PHASED)
+        total = tl.reduce(head.to(tl.float64), 0, mul_combine) * total * tl.reduce(tail.to(tl.float64), 0,
+                                                                                  mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
     one = pack(tl.full([], 1, tl.float64))
     ahead = tl.arange(0, WINDOW)
@@ -131,12 +160,23 @@ def scan_lookback_kernel(
         carry = unpack(wait_one(super_words + super_group - 1))
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
         tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
-    carry = carry * in_super * in_group
+    carry = (carry * in_super * in_group).to(tl.float32)
+    if EDGES:
+        carry = scan_piece(y_ptr, tail if REVERSE else head, in_tail if REVERSE else in_head,
+                           body_end if REVERSE else body - VEC, carry, 0, EXCLUSIVE, REVERSE)
     if REVERSE:
-        y, _ = scan_mirrored(x, carry.to(tl.float32), EXCLUSIVE)
+        y, inclusive = scan_mirrored(x, carry, EXCLUSIVE)
     else:
-        y, _ = scan_tile(x, carry.to(tl.float32), tl.arange(0, BLOCK_L), 0, 0, EXCLUSIVE, False)
-    tl.store(y_ptr + row * length + cols, y.to(OUT), mask=mask)
+        y, inclusive = scan_tile(x, carry, offs, 0, 0, EXCLUSIVE, False)
+    tl.store(y_ptr + col + offs, y.to(OUT), mask=offs < last)
+    if EDGES:
+        # The carry where the body leaves the tile, on into the piece after it.
+        if REVERSE:
+            carry = leaving_mirrored(inclusive)
+        else:
+            carry = tl.where(last > 0, pick(inclusive, offs == tl.maximum(last, 1) - 1, 0), carry)
+        scan_piece(y_ptr, head if REVERSE else tail, in_head if REVERSE else in_tail,
+                   body - VEC if REVERSE else body_end, carry, 0, EXCLUSIVE, REVERSE)
 
 
 @triton.jit
@@ -199,6 +239,139 @@ def scan_lookback_cols_kernel(
     tl.store(y_ptr + (outer * length + steps) * (WIDTH if DENSE else inner) + cols, y.to(OUT), mask=mask)
 
 
+@triton.jit
+def pack_tagged(value, tag):
+    # A float32 carry and the number of the tile it is for, as one 64-bit word (tag above the value's
+    # bits): a word is read whole, so a reader that sees its tag sees its value.
+    return (tag.to(tl.int64) << 32) | value.to(tl.uint32, bitcast=True).to(tl.int64)
+
+
+@triton.jit
+def wait_tagged(words_ptr, tag):
+    # The float32 values of the words at words_ptr once every one carries `tag`.
+    words = tl.load(words_ptr, volatile=True)
+    while tl.max(((words >> 32) != tag).to(tl.int32), None) > 0:
+        words = tl.load(words_ptr, volatile=True)
+    return words.to(tl.uint32).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def chain_tile(state_ptr, n_lines, n_tiles, BLOCK_I: tl.constexpr):
+    # The tile a program of a chain owns (tile t of `line`) and its line's slots in the state
+    # (chain_state): tiles are numbered depth-major in the order programs start, so a tile waits
+    # only for tiles that are running or done, and the tiles of all lines at one depth move
+    # together. The last program to start resets the counter for the next call.
+    count = tl.atomic_add(state_ptr, 1)
+    if count == n_lines * n_tiles - 1:
+        tl.atomic_add(state_ptr, -n_lines * n_tiles)
+    line = count % n_lines
+    return count // n_lines, line, state_ptr + 1 + line.to(tl.int64) * 2 * BLOCK_I
+
+
+@triton.jit
+def chain_link(slots, t, n_tiles, map_a, map_b, start: tl.constexpr, lanes, BLOCK_I: tl.constexpr):
+    # A tile's link in its line's chain: the carry it receives from tile t - 1 (`start` for the
+    # first), after passing on b + a * carry through its own map (rounded once, from float64) to
+    # tile t + 1. Tile t publishes in slot t % 2, tagged t + 1 (`lanes` index the words): tile t + 1
+    # overwrites the slot tile t reads only after tile t has read it.
+    carry = tl.full(lanes.shape, start, tl.float32)
+    if t > 0:
+        carry = wait_tagged(slots + (t - 1) % 2 * BLOCK_I + lanes, t)
+    if t < n_tiles - 1:
+        passed = (map_b.to(tl.float64) + map_a.to(tl.float64) * carry.to(tl.float64)).to(tl.float32)
+        tl.atomic_xchg(slots + t % 2 * BLOCK_I + lanes, pack_tagged(passed, t + 1), sem="relaxed")
+    return carry
+
+
+@triton.jit
+def chain_done(slots, t, n_tiles, lanes, BLOCK_I: tl.constexpr):
+    # The last tile of a line zeroes its slots once it has read them: the next call finds them new.
+    if t == n_tiles - 1:
+        tl.store(slots + lanes, tl.zeros(lanes.shape, tl.int64))
+        tl.store(slots + BLOCK_I + lanes, tl.zeros(lanes.shape, tl.int64))
+
+
+@triton.jit
+def scan_chain_cols_kernel(
+    x_ptr,  # input, read as (n_outer, length, inner) through its own strides
+    y_ptr,  # output: contiguous (n_outer, length, inner)
+    state_ptr,  # chain_state: a counter, then two slots of BLOCK_I words a line
+    n_outer,
+    length,
+    inner,
+    stride_xo,
+    stride_xl,
+    stride_xi,
+    n_tiles,  # tiles of BLOCK_L positions a line
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    BLOCK_L: tl.constexpr,  # scan positions per tile
+    BLOCK_I: tl.constexpr,  # inner positions per line: the coalesced axis
+    RUN: tl.constexpr,  # inner positions side by side in a thread's registers (kernels/cols.py)
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each line's end: tiles are numbered from there
+    INDEX: tl.constexpr,  # the type of offsets inside a tile: int32 where they fit
+):
+    # A single pass over lines of columns too few for one program each to fill the GPU (a tall
+    # dim 0): each line of BLOCK_I columns is cut in tiles of BLOCK_L positions, one a program, and
+    # tile t takes its carry from tile t - 1 alone (a look-back of one tile: the result never
+    # depends on timing; chain_tile, chain_link). A tile reads its elements and their product per
+    # column first, waits for the carry, passes on carry times product and only then scans: a hop
+    # costs one round trip to L2.
+    n_col_blocks = tl.cdiv(inner, BLOCK_I)
+    t, line, slots = chain_tile(state_ptr, n_outer * n_col_blocks, n_tiles, BLOCK_I)
+    outer = (line // n_col_blocks).to(tl.int64)
+    lanes = tl.arange(0, BLOCK_I // RUN)[:, None, None] * RUN + tl.arange(0, RUN)[None, None, :]
+    cols = (line % n_col_blocks) * BLOCK_I + lanes
+    order = tl.arange(0, BLOCK_L)[None, :, None]
+    first = (n_tiles - 1 - t if REVERSE else t).to(tl.int64) * BLOCK_L
+    # The tile's rows in the order the scan meets them (see scan_cols_kernel), as 32-bit offsets
+    # from its first element.
+    rows = (BLOCK_L - 1 - order if REVERSE else order).to(INDEX)
+    mask = (first + rows < length) & (cols < inner)
+    tile_x = x_ptr + outer * stride_xo + first * stride_xl
+    x = tl.load(tile_x + cols * stride_xi + rows * stride_xl, mask=mask, other=1)
+    # Outside the tensor, 1 by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
+    x = tl.where(mask, x.to(OUT).to(tl.float32), 1)
+    product = tl.reduce(x.to(tl.float64), 1, mul_combine, keep_dims=True)
+    carry = chain_link(slots, t, n_tiles, product, tl.zeros_like(product), 1, lanes, BLOCK_I)
+    y, _ = scan_tile(x, carry, order, 0, 1, EXCLUSIVE, False)
+    tl.store(y_ptr + (outer * length + first) * inner + rows * inner + cols, y.to(OUT), mask=mask)
+    chain_done(slots, t, n_tiles, lanes, BLOCK_I)
+
+
+def chain_state(device, lines, block_i):
+    """The zeroed int64 words a chain publishes in (chain_tile): a counter, then two slots of
+    `block_i` words a line. A call leaves it as new for the next call on the same stream."""
+    return torch.zeros(1 + 2 * lines * block_i, dtype=torch.int64, device=device)
+
+
+def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
+    """Scan the middle axis of `x`, read as (n_outer, length, inner) through `strides`, into `y` in
+    one pass of scan_chain_cols_kernel with the tile sizes of `plan` = ("chain", tiles a line,
+    BLOCK_L, BLOCK_I, BLOCK_L, num_warps, 1). Returns the launch (compiled kernel, grid, arguments
+    in the kernel's order), for replay.py: its state is ready for the next call."""
+    _, n_tiles, _, block_i, block_l, num_warps, _ = plan
+    lines = n_outer * ceil_div(inner, block_i)
+    state = chain_state(x.device, lines, block_i)
+    args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner, stride_xo=strides[0],
+                stride_xl=strides[1], stride_xi=strides[2], n_tiles=n_tiles, OUT=triton_dtype(out_dtype),
+                BLOCK_L=block_l, BLOCK_I=block_i, RUN=chain_run(block_i, num_warps, strides, x.element_size()),
+                EXCLUSIVE=exclusive, REVERSE=reverse,
+                INDEX=tl.int32 if block_l * max(abs(strides[1]), inner) + block_i * abs(strides[2]) < 2**31 else tl.int64)
+    grid = (lines * n_tiles,)
+    return scan_chain_cols_kernel[grid](**args, num_warps=num_warps), grid, args
+
+
+def chain_run(block_i, num_warps, strides, itemsize):
+    """RUN of scan_chain_cols_kernel: two whole columns a lane where a row of the tile starts on 16
+    bytes, else one (its loads are 4 bytes wide either way, and lanes one column apart read whole
+    sectors)."""
+    lanes = 32 * num_warps
+    if strides[2] == 1 and strides[1] * itemsize % 16 == 0 and block_i >= 2 * lanes:
+        return block_i // lanes
+    return 1
+
+
 def lookback_state(device, n_rows, tiles_per_row, window, groups=1, width=1):
     """The zeroed int64 words a single pass publishes in (lookback_tile): a counter, then two halves
     of `width` words per tile, per group of `window` tiles and per super-group of `groups` groups.
@@ -248,19 +421,22 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
     scan_lookback_cols_kernel. Returns the launch (compiled kernel, grid, arguments in the kernel's
     order), for replay.py: its state is ready for the next call."""
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
-    grid = (n_outer * tiles_per_line,)
     width = next_power_of_2(inner)
-    state = lookback_state(x.device, n_outer, tiles_per_line, window, groups, width)
     options = dict(OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
                    REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
-        args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_rows=n_outer, length=length, stride_xr=strides[0],
-                    stride_xl=strides[1], tiles_per_row=tiles_per_line, **options,
-                    RUN=run_length(x, block_l, strides[1]))
+        vec = vector_elements(x.element_size(), out_dtype.itemsize, block=block_l)
+        shift = strides[0] - length if n_outer > 1 else 0
+        phased = strides[1] == 1 and shift % vec == 0 and aligned(x)
+        args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
+                    stride_xl=strides[1], x_shift=shift // vec if phased else 0, tiles_per_row=tiles_per_line,
+                    **options, RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=phased, EDGES=length % vec != 0)
     else:
         kernel = scan_lookback_cols_kernel
-        args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner,
+        args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,
                     stride_xo=strides[0], stride_xl=strides[1], tiles_per_line=tiles_per_line, **options, WIDTH=width,
                     DENSE=inner == width == strides[1])
+    grid = (n_outer * tiles_per_line,)
+    args["state_ptr"] = lookback_state(x.device, n_outer, tiles_per_line, window, groups, width)
     return launch_resident(kernel, grid, args, num_warps, x.device), grid, args
