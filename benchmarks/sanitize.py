@@ -25,6 +25,13 @@ CASES = [
     ("cols, split (fp64)", (200003, 3), 0, torch.float64),
     ("bf16 rows, split", (2, 300007), 1, torch.bfloat16),
     ("int32 -> int64 cols", (33, 1001, 9), 1, torch.int32),
+    ("rows a program, odd length", (37, 32767), 1, torch.float32),
+    ("rows a tile, odd length", (1001, 999), 1, torch.float32),
+    ("rows, odd, sliced", (301, 1000), 1, torch.float32),
+    ("single pass, odd rows", (3, 300007), 1, torch.float32),
+    ("single pass, bf16 odd", (1, 1000001), 1, torch.bfloat16),
+    ("column chain", (4001, 8192), 0, torch.float32),
+    ("column chain, odd inner", (3001, 4097), 0, torch.float32),
 ]
 
 # exclusive and reverse scans: (name, shape, dim, dtype, exclusive, reverse)
@@ -33,6 +40,8 @@ OPTION_CASES = [
     ("single pass, exclusive reverse", (1, 1000003), 1, torch.float32, True, True),
     ("cols single pass, reverse", (200003, 3), 0, torch.float32, False, True),
     ("rows split (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
+    ("rows a program, odd, both", (37, 32767), 1, torch.float32, True, True),
+    ("column chain, both", (4001, 8192), 0, torch.float32, True, True),
 ]
 
 # (name, shape, dim, exclusive, reverse[, dtype])
@@ -48,6 +57,11 @@ BACKWARD_CASES = [
     ("gradient, cols split, both", (200003, 3), 0, True, True),
     ("gradient, bf16 cols", (77, 513, 131), 1, False, False, torch.bfloat16),
     ("gradient, bf16 cols, both", (77, 513, 131), 1, True, True, torch.bfloat16),
+    ("gradient, odd rows", (37, 32767), 1, False, False),
+    ("gradient, odd rows a tile", (1001, 999), 1, True, False),
+    ("gradient, single pass, odd", (1000001,), 0, False, True),
+    ("gradient, column chain", (4001, 8192), 0, False, False),
+    ("gradient, column chain, both", (4001, 8192), 0, True, True),
 ]
 
 
@@ -72,6 +86,8 @@ def main():
             x = torch.randint(-2, 3, shape, device="cuda", dtype=dtype)
         if name.startswith("rows, strided"):
             x = x.t().contiguous().t()
+        if name.endswith("sliced"):
+            x = x[:, 1:]
         y = cumprod(x, dim)
         view = scan_view(x, dim)
         plan = scan_plan(*view[1:4], unit_stride(view[3], view[4]), y.dtype, x.device)

@@ -217,7 +217,19 @@ def cols_plans(block_is, block_ls, warps, max_per_thread=64, stages=(1,)):
             if i * l <= max_per_thread * 32 * w]
 
 
+def chain_plans(length, tiles):
+    return [("chain", ceil_div(length, l), l, i, l, w, 1) for i, l, w in tiles]
+
+
 CASES = [
+    # Layouts whose sizes are not multiples of 16, and tall column layouts (few lines of columns).
+    ("odd-rows", (32768, 32767), 1, torch.float32, rows_plans([1], [8192, 16384], [2, 4]) + rows_plans([1], [32768], [8])),
+    ("rows-999", (1048576, 999), 1, torch.float32, rows_plans([1, 2], [1024], [1, 2, 4])),
+    ("tall", (131072, 8192), 0, torch.float32, chain_plans(131072, [(32, 64, 1), (32, 128, 1), (64, 64, 2)])),
+    ("odd-dim0", (32767, 32767), 0, torch.float32, cols_plans([32, 64], [32, 64], [1, 2], 128)
+     + chain_plans(32767, [(64, 64, 1), (64, 64, 2), (128, 32, 4), (64, 32, 1), (128, 64, 4), (256, 32, 4)])),
+    ("odd-bf16-dim0", (32767, 32767), 0, torch.bfloat16, chain_plans(32767, [(64, 64, 1), (64, 64, 2), (128, 32, 4)])),
+    ("3-inner", (4, 16777216, 3), 1, torch.float32, []),
     ("seed", (32768, 32768), 1, torch.float32, rows_plans([1], [8192, 16384], [2, 4]) + rows_plans([1], [32768], [8])),
     ("seed-bf16", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 8192], [2, 4]) + rows_plans([1], [32768], [8, 16])),
     ("row-16k", (4096, 16384), 1, torch.float32, rows_plans([1], [8192, 16384], [2, 4])),
