@@ -95,3 +95,40 @@ def test_gradient_error_sees_a_wrong_gradient():
     assert bench.gradient_error(x, grad, 1, g) < 1e-12
     grad[1, 5] += 0.1 * grad.abs().max()
     assert bench.gradient_error(x, grad, 1, g) > 0.05
+
+
+def test_sweep_draws_the_same_layouts_for_a_seed():
+    cases = bench.draw_sweep(60, 0)
+    assert cases == bench.draw_sweep(60, 0) and cases != bench.draw_sweep(60, 1)
+    assert all(1 <= len(c.shape) <= 4 and 0 <= c.dim < len(c.shape) for c in cases)
+    assert all(torch.Size(c.shape).numel() <= bench.SWEEP_MAX_NUMEL for c in cases)
+    assert {c.view for c in cases} == {"contiguous", "transposed", "sliced"}
+    assert any(c.shape[c.dim] % 2 for c in cases) and any(c.shape[c.dim] % 2 == 0 for c in cases)
+    assert all(c.dtype != "int32" for c in bench.draw_sweep(60, 0, backward=True))
+
+
+@pytest.mark.parametrize("view", ["contiguous", "transposed", "sliced"])
+def test_sweep_input_has_the_drawn_shape_and_layout(view):
+    x = bench.sweep_input(bench.SweepCase((5, 6, 7), 1, "float32", view), "cpu")
+    assert x.shape == (5, 6, 7)
+    assert x.is_contiguous() == (view == "contiguous")
+    if view == "sliced":
+        assert x.storage_offset() == 1 and x.stride(1) == 8
+
+
+def test_sweep_summary_counts_large_shapes_and_lists_every_loss():
+    rows = [{"shape": [n], "dim": 0, "dtype": "float32", "view": "contiguous", "copy_ms": ms, "ours": ours,
+             "torch": torch_ratio, "max_rel_err": 0.0}
+            for n, ms, ours, torch_ratio in [(1, 0.01, 0.2, 0.5), (2, 0.1, 0.9, 0.5), (3, 0.2, 0.95, 0.99), (4, 1.0, 0.8, 0.4)]]
+    summary = bench.sweep_summary(rows)
+    assert summary["counted"] == 3 and summary["min"] == 0.8 and summary["median"] == 0.9
+    assert [r["shape"] for r in summary["slower_than_torch"]] == [[1], [3]]
+    assert "slower than torch: 2" in bench.format_sweep(rows, summary)
+
+
+def test_odd_suite_and_options():
+    cases = bench.selected_cases(bench.parse_args(["--suite", "odd"]))
+    assert cases == bench.ODD_SUITE and any(len(c) > 5 and c[5].get("reverse") for c in cases)
+    assert bench.selected_cases(bench.parse_args(["--suite", "odd", "--backward"])) == bench.BACKWARD_ODD_SUITE
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--suite", "--sweep", "3"])
