@@ -673,14 +673,17 @@ def chain_tile(state_ptr, n_lines, n_tiles, BLOCK_I: tl.constexpr):
 @triton.jit
 def chain_link(slots, t, n_tiles, map_a, map_b, start: tl.constexpr, lanes, BLOCK_I: tl.constexpr):
     # A tile's link in its line's chain: the carry it receives from tile t - 1 (`start` for the
-    # first), after passing on b + a * carry through its own map (rounded once, from float64) to
-    # tile t + 1. Tile t publishes in slot t % 2, tagged t + 1 (`lanes` index the words): tile t + 1
+    # first), after passing on b + a * carry through its own map (a * carry where map_b is None;
+    # rounded once, from float64) to tile t + 1. Tile t publishes in slot t % 2, tagged t + 1 (`lanes` index the words): tile t + 1
     # overwrites the slot tile t reads only after tile t has read it.
     carry = tl.full(lanes.shape, start, tl.float32)
     if t > 0:
         carry = wait_tagged(slots + (t - 1) % 2 * BLOCK_I + lanes, t)
     if t < n_tiles - 1:
-        passed = (map_b.to(tl.float64) + map_a.to(tl.float64) * carry.to(tl.float64)).to(tl.float32)
+        passed = map_a.to(tl.float64) * carry.to(tl.float64)
+        if map_b is not None:
+            passed = map_b.to(tl.float64) + passed
+        passed = passed.to(tl.float32)
         tl.atomic_xchg(slots + t % 2 * BLOCK_I + lanes, pack_tagged(passed, t + 1), sem="relaxed")
     return carry
 
@@ -711,7 +714,6 @@ def scan_chain_cols_kernel(
     RUN: tl.constexpr,  # inner positions side by side in a thread's registers (kernels/cols.py)
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each line's end: tiles are numbered from there
-    INDEX: tl.constexpr,  # the type of offsets inside a tile: int32 where they fit
 ):
     # A single pass over lines of columns too few for one program each to fill the GPU (a tall
     # dim 0): each line of BLOCK_I columns is cut in tiles of BLOCK_L positions, one a program, and
@@ -726,18 +728,18 @@ def scan_chain_cols_kernel(
     cols = (line % n_col_blocks) * BLOCK_I + lanes
     order = tl.arange(0, BLOCK_L)[None, :, None]
     first = (n_tiles - 1 - t if REVERSE else t).to(tl.int64) * BLOCK_L
-    # The tile's rows in the order the scan meets them (see scan_cols_kernel), as 32-bit offsets
-    # from its first element.
-    rows = (BLOCK_L - 1 - order if REVERSE else order).to(INDEX)
-    mask = (first + rows < length) & (cols < inner)
-    tile_x = x_ptr + outer * stride_xo + first * stride_xl
-    x = tl.load(tile_x + cols * stride_xi + rows * stride_xl, mask=mask, other=1)
+    # The tile's rows in the order the scan meets them (see scan_cols_kernel). 64-bit offsets: with
+    # 32-bit ones inside the tile, the compiler lays the tile out otherwise (184 registers against
+    # 248) and 131072 x 8192 dim 0 ran 0.884 against 0.966 (benchmarks/NOTES.md).
+    steps = first + (BLOCK_L - 1 - order if REVERSE else order)
+    mask = (steps < length) & (cols < inner)
+    x = tl.load(x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi + steps * stride_xl, mask=mask, other=1)
     # Outside the tensor, 1 by a select: triton 3.6's interpreter ignores `other` for bf16 loads.
     x = tl.where(mask, x.to(OUT).to(tl.float32), 1)
     product = tl.reduce(x.to(tl.float64), 1, mul_combine, keep_dims=True)
-    carry = chain_link(slots, t, n_tiles, product, tl.zeros_like(product), 1, lanes, BLOCK_I)
+    carry = chain_link(slots, t, n_tiles, product, None, 1, lanes, BLOCK_I)
     y, _ = scan_tile(x, carry, order, 0, 1, EXCLUSIVE, False)
-    tl.store(y_ptr + (outer * length + first) * inner + rows * inner + cols, y.to(OUT), mask=mask)
+    tl.store(y_ptr + (outer * length + steps) * inner + cols, y.to(OUT), mask=mask)
     chain_done(slots, t, n_tiles, lanes, BLOCK_I)
 
 
@@ -775,9 +777,9 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     _, n_chunks, chunk, block_r, block_l, num_warps, num_stages = plan
     grid = (ceil_div(n_rows, block_r), n_chunks)
     acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
-    # The same vectors for both passes of a split (the first writes float64 chunk products); none
-    # for strided rows, whose tile reads along their neighbours.
-    vec = vector_elements(x.element_size(), out_dtype.itemsize, block=block_l) if stride_xl == 1 else 1
+    # Vectors of x, the one tensor read (y's are then whole vectors or more), the same for both
+    # passes of a split; none for strided rows, whose tile reads along their neighbours.
+    vec = vector_elements(x.element_size(), block=block_l) if stride_xl == 1 else 1
     shift = stride_xr - length if n_rows > 1 else 0
     phased = stride_xl == 1 and shift % vec == 0 and aligned(x)
     args = dict(
@@ -822,8 +824,7 @@ def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusi
     args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner, stride_xo=strides[0],
                 stride_xl=strides[1], stride_xi=strides[2], n_tiles=n_tiles, OUT=triton_dtype(out_dtype),
                 BLOCK_L=block_l, BLOCK_I=block_i, RUN=chain_run(block_i, num_warps, strides, x.element_size()),
-                EXCLUSIVE=exclusive, REVERSE=reverse,
-                INDEX=tl.int32 if block_l * max(abs(strides[1]), inner) + block_i * abs(strides[2]) < 2**31 else tl.int64)
+                EXCLUSIVE=exclusive, REVERSE=reverse)
     grid = (lines * n_tiles,)
     return scan_chain_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 
@@ -874,7 +875,7 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
                    REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
-        vec = vector_elements(x.element_size(), out_dtype.itemsize, block=block_l)
+        vec = vector_elements(x.element_size(), block=block_l)  # as kernels/rows.py: launch_rows
         shift = strides[0] - length if n_outer > 1 else 0
         phased = strides[1] == 1 and shift % vec == 0 and aligned(x)
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
@@ -985,12 +986,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                 kind, num_stages = "lookback", 1
                 n_chunks, block_l, block_a, chunk, num_warps = plan
         chain_i, chain_l = settings["chain_tile"]
-        few = (lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
-               and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"])
+        # A chain only where the tiles of one depth move many bytes: a hop costs a round trip to L2.
+        wide = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
+        few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight.
         unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
-        if single_pass and kind == "cols" and (few or unaligned) and length > chain_l:
+        if single_pass and kind == "cols" and wide and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:

@@ -167,7 +167,7 @@ def test_reduce_pass_writes_chunk_products(kind, dtype, device):
     wide = torch.float64 if dtype.is_floating_point else torch.int64
     x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
     if kind == "rows":
-        vec = vector_elements(x.element_size(), dtype.itemsize, block=block_l)
+        vec = vector_elements(x.element_size(), block=block_l)
         bounds = chunk_bounds(n_outer, length, chunk, n_chunks, vec, 2)
         expected = torch.stack([torch.stack([x3[r, lo:hi].prod(0) for lo, hi in bounds[r]]) for r in range(n_outer)])
     else:
@@ -197,7 +197,7 @@ def test_scan_pass_starts_each_chunk_from_its_prefix(kind, dtype, device):
     forward.launch_scan(x2, y, prefix.to(device), n_outer, length, inner, strides, dtype, plan, False)
     wide = torch.float64 if dtype.is_floating_point else torch.int64
     x3 = x.cpu().reshape(n_outer, length, inner).to(wide)
-    vec = vector_elements(x.element_size(), dtype.itemsize, block=block_l) if kind == "rows" else 1
+    vec = vector_elements(x.element_size(), block=block_l) if kind == "rows" else 1
     expected = torch.empty_like(x3)
     for r in range(n_outer):
         for c, (lo, hi) in enumerate(chunk_bounds(n_outer, length, chunk, n_chunks, vec, 2)[r] if kind == "rows"

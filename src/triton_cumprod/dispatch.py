@@ -154,12 +154,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                 kind, num_stages = "lookback", 1
                 n_chunks, block_l, block_a, chunk, num_warps = plan
         chain_i, chain_l = settings["chain_tile"]
-        few = (lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
-               and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"])
+        # A chain only where the tiles of one depth move many bytes: a hop costs a round trip to L2.
+        wide = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
+        few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight.
         unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
-        if single_pass and kind == "cols" and (few or unaligned) and length > chain_l:
+        if single_pass and kind == "cols" and wide and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:

@@ -216,9 +216,9 @@ def run_length(x, block, stride):
 
 
 def vector_elements(*itemsizes, block=None):
-    """VEC of vectors_from(): the elements of the widest of the types of `itemsizes` bytes that fill
-    16 bytes, so that a vector of any of them lies within one 16-byte word; at most `block`, the
-    tile the kernel walks in."""
+    """VEC of vectors_from(): the elements of the widest of the types of `itemsizes` bytes (those a
+    kernel reads) that fill 16 bytes, so that a vector of any of them lies within one 16-byte word;
+    at most `block`, the tile the kernel walks in."""
     vec = max(1, 16 // max(itemsizes))
     return vec if block is None else min(vec, block)
 

@@ -175,9 +175,9 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     _, n_chunks, chunk, block_r, block_l, num_warps, num_stages = plan
     grid = (ceil_div(n_rows, block_r), n_chunks)
     acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
-    # The same vectors for both passes of a split (the first writes float64 chunk products); none
-    # for strided rows, whose tile reads along their neighbours.
-    vec = vector_elements(x.element_size(), out_dtype.itemsize, block=block_l) if stride_xl == 1 else 1
+    # Vectors of x, the one tensor read (y's are then whole vectors or more), the same for both
+    # passes of a split; none for strided rows, whose tile reads along their neighbours.
+    vec = vector_elements(x.element_size(), block=block_l) if stride_xl == 1 else 1
     shift = stride_xr - length if n_rows > 1 else 0
     phased = stride_xl == 1 and shift % vec == 0 and aligned(x)
     args = dict(
