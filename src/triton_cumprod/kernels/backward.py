@@ -2,7 +2,6 @@ import triton
 import triton.language as tl
 
 from .cols import column_block, column_run
-from .rows import row_block
 from ..dispatch import ceil_div
 from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, mirrored, parted, pick,
                       store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)

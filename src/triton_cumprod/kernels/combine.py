@@ -209,12 +209,6 @@ def leaving_mirrored(inclusive):
     return pick(inclusive, tl.arange(0, inclusive.shape[0]) == inclusive.shape[0] - 1, 0, True)
 
 
-def run_length(x, block, stride):
-    """RUN of mirrored() for a tile of `block` elements of `x` read along `stride`: the elements of
-    16 bytes where they are contiguous, else 1."""
-    return min(max(1, 16 // x.element_size()), block) if stride == 1 else 1
-
-
 def vector_elements(*itemsizes, block=None):
     """VEC of vectors_from(): the elements of the widest of the types of `itemsizes` bytes (those a
     kernel reads) that fill 16 bytes, so that a vector of any of them lies within one 16-byte word;

@@ -326,9 +326,9 @@ def scan_chain_cols_kernel(
     cols = (line % n_col_blocks) * BLOCK_I + lanes
     order = tl.arange(0, BLOCK_L)[None, :, None]
     first = (n_tiles - 1 - t if REVERSE else t).to(tl.int64) * BLOCK_L
-    # The tile's rows in the order the scan meets them (see scan_cols_kernel). 64-bit offsets: with
-    # 32-bit ones inside the tile, the compiler lays the tile out otherwise (184 registers against
-    # 248) and 131072 x 8192 dim 0 ran 0.884 against 0.966 (benchmarks/NOTES.md).
+    # The tile's rows in the order the scan meets them (see scan_cols_kernel). 64-bit offsets, as
+    # in the version that ran 131072 x 8192 dim 0 at 0.966: one with 32-bit offsets inside the tile
+    # compiled to another layout (184 registers against 248) and ran 0.884 (benchmarks/NOTES.md).
     steps = first + (BLOCK_L - 1 - order if REVERSE else order)
     mask = (steps < length) & (cols < inner)
     x = tl.load(x_ptr + outer * stride_xo + cols.to(tl.int64) * stride_xi + steps * stride_xl, mask=mask, other=1)

@@ -8,15 +8,6 @@ from .combine import (accumulator_dtype, aggregate_dtype, aligned, arrival, body
 
 
 @triton.jit
-def row_block(pid_r, pid_c, n_rows, length, chunk, BLOCK_R: tl.constexpr):
-    # Program (pid_r, pid_c) of a row layout owns rows [pid_r * BLOCK_R, +BLOCK_R) and positions
-    # [start, end) of them: (rows, row_mask, start, end).
-    rows = pid_r.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
-    start = pid_c.to(tl.int64) * chunk
-    return rows, rows < n_rows, start, tl.minimum(start + chunk, length)
-
-
-@triton.jit
 def row_piece(x_rows, y_ptr, stride_xl, body, body_end, row_start, row_end, row_mask, carry, OUT: tl.constexpr,
               ACC: tl.constexpr, VEC: tl.constexpr, PHASED: tl.constexpr, REDUCE: tl.constexpr,
               EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr, TAIL: tl.constexpr):
