@@ -79,7 +79,8 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
 
 
 def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.float32), ((1000003,), torch.float32),
-                           ((1 << 28,), torch.bfloat16)), steps=(4096,), windows=(64, 128, 256), groups=(8, 64)):
+                           ((1 << 28,), torch.bfloat16), ((1 << 27,), torch.float64), ((47488623,), torch.float64)),
+                   steps=(2048, 4096), windows=(32, 64, 128), groups=(8,)):
     """The single-pass scan (kernels/lookback.py) per tile, group and super-group size: ratio to
     x.clone(), error in eps next to torch's, and whether ten runs give bitwise the same output."""
     real = dispatch.tile_settings
@@ -208,6 +209,34 @@ def sweep_options(cases=(((32768, 32768), 1), ((32768, 32768), 0), ((1 << 28,), 
         del x
 
 
+def sweep_split(cases=(((9411, 3928), 0, torch.bfloat16), ((127235, 198), 0, torch.int32), ((31249, 1201), 0, torch.float32),
+                        ((7248, 2941), 0, torch.float64), ((145613435,), 0, torch.int32), ((12, 143746, 93), 1, torch.float64),
+                        ((32, 1 << 20), 1, torch.int64)), programs=(4, 8, 16, 32)):
+    """The split scan (forward.scan_3d: chunk products, their scan, the chunks) per programs it aims
+    for on each multiprocessor (tile_settings' split_programs_per_sm): ratio to x.clone()."""
+    real = dispatch.tile_settings
+    for shape, dim, dtype in cases:
+        x = make_probe_input(shape, dtype)
+        t_copy = time_ms(lambda: x.clone())
+        line = (f"== split {shape} dim {dim} {dtype}: torch {t_copy / time_ms(lambda: torch.cumprod(x, dim)):.3f}; "
+                f"programs a multiprocessor:")
+        for count in programs:
+            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "split_programs_per_sm": count,
+                                                            "split_staged_programs_per_sm": count}
+            try:
+                line += f"  {count}: {t_copy / time_ms(lambda: cumprod(x, dim)):.3f}"
+            finally:
+                dispatch.tile_settings = real
+        print(line, flush=True)
+        del x
+
+
+def make_probe_input(shape, dtype):
+    if dtype.is_floating_point:
+        return (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
+    return torch.randint(-3, 4, shape, device="cuda", dtype=dtype)
+
+
 def rows_plans(block_rs, block_ls, warps, stages=(1,)):
     return [("rows", 1, 1 << 40, r, l, w, s) for r, l, w, s in itertools.product(block_rs, block_ls, warps, stages)]
 
@@ -261,7 +290,7 @@ BACKWARD_CASES = [
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [c[0] for c in CASES] + ["row-accuracy", "lookback", "options", "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
+    names = [c[0] for c in CASES] + ["row-accuracy", "lookback", "split", "options", "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
     parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(names))
     parser.add_argument("--host", action="store_true", help="also time the host path layer by layer")
     args = parser.parse_args()
@@ -276,6 +305,8 @@ def main():
         row_accuracy()
     if not only or "lookback" in only:
         sweep_lookback()
+    if not only or "split" in only:
+        sweep_split()
     if not only or "options" in only:
         sweep_options()
     if not only or "bw-lookback" in only:

@@ -487,6 +487,7 @@ def scan_lookback_kernel(
     x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the scan multiplies in: float32 or float64 (combine.accumulator_dtype)
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the group's product
     GROUPS: tl.constexpr,  # groups per super-group: its last tile publishes the row's product so far
@@ -531,7 +532,7 @@ def scan_lookback_kernel(
     else:
         x_at = x_ptr + row * stride_xr - row_start * stride_xl
         x = tl.load(x_at + (col + offs) * stride_xl, mask=offs < last, other=1)
-    x = x.to(OUT).to(tl.float32)
+    x = x.to(OUT).to(ACC)
     if EDGES or REVERSE:
         # Past the body, 1 by a select: a reverse scan meets it first, a tile before the last may
         # hold some of it where the body is shorter than the row, and triton 3.6's interpreter
@@ -541,9 +542,9 @@ def scan_lookback_kernel(
     total = tl.reduce(x.to(tl.float64), None, mul_combine)
     if EDGES:
         head, in_head = piece(x_at, stride_xl, body - VEC, row_start, tl.minimum(body, row_end), tile == 0, OUT,
-                              tl.float32, VEC, PHASED)
+                              ACC, VEC, PHASED)
         tail, in_tail = piece(x_at, stride_xl, body_end, body_end, row_end, tile == tiles_per_row - 1, OUT,
-                              tl.float32, VEC, PHASED)
+                              ACC, VEC, PHASED)
         total = tl.reduce(head.to(tl.float64), 0, mul_combine) * total * tl.reduce(tail.to(tl.float64), 0,
                                                                                   mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
@@ -562,7 +563,7 @@ def scan_lookback_kernel(
         carry = unpack(wait_one(super_words + super_group - 1))
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
         tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
-    carry = (carry * in_super * in_group).to(tl.float32)
+    carry = (carry * in_super * in_group).to(ACC)
     if EDGES:
         carry = scan_piece(y_ptr, tail if REVERSE else head, in_tail if REVERSE else in_head,
                            body_end if REVERSE else body - VEC, carry, 0, EXCLUSIVE, REVERSE)
@@ -593,6 +594,7 @@ def scan_lookback_cols_kernel(
     stride_xl,
     tiles_per_line,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the scan multiplies in, as in scan_lookback_kernel
     BLOCK_L: tl.constexpr,  # scan positions per tile
     WINDOW: tl.constexpr,  # tiles per group, as in scan_lookback_kernel
     GROUPS: tl.constexpr,  # groups per super-group, as in scan_lookback_kernel
@@ -614,7 +616,7 @@ def scan_lookback_cols_kernel(
     # compiler knows let it load 16 bytes at once.
     mask = (steps < length) & (cols < (WIDTH if DENSE else inner))
     at = steps * (WIDTH if DENSE else stride_xl) + cols
-    x = tl.load(x_ptr + outer * stride_xo + at, mask=mask, other=1).to(OUT).to(tl.float32)
+    x = tl.load(x_ptr + outer * stride_xo + at, mask=mask, other=1).to(OUT).to(ACC)
     if REVERSE:
         x = tl.where(mask, x, 1)  # as in scan_lookback_kernel
     total = tl.reduce(x.to(tl.float64), 0, mul_combine, keep_dims=True)
@@ -637,7 +639,7 @@ def scan_lookback_cols_kernel(
         tl.atomic_xchg(super_words + super_group * WIDTH + cols, pack(carry * (in_super * group_product)),
                        sem="relaxed")
     carry = carry * in_super * in_group
-    y, _ = scan_tile(x, carry.to(tl.float32), steps, first, 0, EXCLUSIVE, REVERSE)
+    y, _ = scan_tile(x, carry.to(ACC), steps, first, 0, EXCLUSIVE, REVERSE)
     tl.store(y_ptr + (outer * length + steps) * (WIDTH if DENSE else inner) + cols, y.to(OUT), mask=mask)
 
 
@@ -871,7 +873,7 @@ def resident_cap(kernel, grid, args, num_warps, device):
 def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
     width = next_power_of_2(inner)
-    options = dict(OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
+    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
                    REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
@@ -992,7 +994,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight.
         unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
-        if single_pass and kind == "cols" and wide and (few or unaligned) and length > chain_l:
+        # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
+        if single_pass and itemsize <= 4 and kind == "cols" and wide and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
@@ -1081,7 +1084,7 @@ def device_traits(device):
 
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
-    single_pass = accumulator_dtype(out_dtype) == torch.float32
+    single_pass = accumulator_dtype(out_dtype).is_floating_point
     skew = line_skew(length, out_dtype.itemsize) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
                      exclusive, reverse, skew)

@@ -31,12 +31,21 @@ def small_tiles(monkeypatch):
     use_small_tiles(monkeypatch)
 
 
-def test_taken_for_few_long_rows_multiplied_in_float32():
+def test_taken_for_few_long_rows_multiplied_in_floating_point():
     h200 = (132, (9, 0))
     plan = plan_scan(1, 1 << 28, 1, True, *h200, 4, single_pass=True)
     assert plan[0] == "lookback" and plan[1] * plan[4] >= 1 << 28 and plan[1] < 2**31
     assert plan_scan(16, 1 << 24, 1, True, *h200, 2, single_pass=True)[0] == "lookback"
-    # Not without float32 products, not for strided rows, not for lines that fill the GPU.
+    assert plan_scan(1, 1 << 27, 1, True, *h200, 8, single_pass=True)[0] == "lookback"
+    # forward.scan_plan: float64 and the half types single pass, integers not (no 64-bit value is
+    # free to mark a word unpublished).
+    gpu = torch.device("cuda")
+    for dtype, kind in ((torch.float64, "lookback"), (torch.bfloat16, "lookback"), (torch.int64, "rows"),
+                        (torch.int32, "rows")):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(forward, "device_traits", lambda device: h200)
+            assert forward.scan_plan(1, 1 << 28, 1, True, dtype, gpu)[0] == kind, dtype
+    # Not without floating-point products, not for strided rows, not for lines that fill the GPU.
     assert plan_scan(1, 1 << 28, 1, True, *h200, 8)[0] == "rows"
     assert plan_scan(1, 1 << 28, 1, False, *h200, 4, single_pass=True)[0] == "rows"
     assert plan_scan(1000, 1 << 20, 1, True, *h200, 4, single_pass=True)[:2] == ("rows", 1)
@@ -49,7 +58,7 @@ def test_taken_for_few_long_rows_multiplied_in_float32():
 
 @pytest.mark.parametrize("shape", [(1, 200), (3, 130), (2, STEP * WINDOW * 3 + 1), (2, STEP * WINDOW), (5, 2 * STEP + 1),
                                    (2, STEP * WINDOW * GROUPS * 3 - 5), (4, 5 * STEP - 1), (4, 5 * STEP - 3)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
 def test_matches_torch(shape, dtype, device, small_tiles, launches):
     x = near_one(shape, device=device, seed=shape[1]).to(dtype)
     y = cumprod(x, 1)
@@ -77,7 +86,7 @@ def test_columns_half_types_and_special_values(device, small_tiles, launches):
     x[STEP, 1] = float("inf")
     x[2 * STEP, 2] = float("nan")
     x[5, 3] = -0.0
-    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+    for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
         assert_cumprod_matches(cumprod(x.to(dtype), 0), x.to(dtype), 0)
     assert {plan[0] for plan in launches.plans} == {"lookback"}
 
@@ -99,7 +108,8 @@ def test_special_values_cross_tiles_and_groups(device, small_tiles):
     x[3, STEP * WINDOW - 1] = float("nan")  # the last tile of a group, which publishes the group
     x[2, STEP * WINDOW * GROUPS - 1] = 0.0  # the last tile of a super-group, which publishes the row's product
     x[2, STEP * WINDOW * GROUPS + 3] = float("nan")
-    assert_cumprod_matches(cumprod(x, 1), x, 1)
+    for dtype in (torch.float32, torch.float64):
+        assert_cumprod_matches(cumprod(x.to(dtype), 1), x.to(dtype), 1)
 
 
 def test_state_is_left_ready_for_the_next_call(device, small_tiles):
@@ -120,8 +130,9 @@ def test_state_is_left_ready_for_the_next_call(device, small_tiles):
 
 
 def test_deterministic(device, small_tiles):
-    x = near_one((3, 500), device=device, seed=2)
-    assert_identical(cumprod(x, 1), cumprod(x, 1))
+    for dtype in (torch.float32, torch.float64):
+        x = near_one((3, 500), device=device, seed=2).to(dtype)
+        assert_identical(cumprod(x, 1), cumprod(x, 1))
 
 
 def test_register_cap_fits_one_more_program():
@@ -204,10 +215,11 @@ def test_chain_taken_for_tall_columns():
     assert plan[0] == "chain" and plan[1] * plan[2] >= 131072
     assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[0] == "chain"
     # Not where the lines fill the GPU, nor where one depth of tiles moves too few bytes, nor for
-    # float64 products.
+    # 8-byte results (the chain passes float32 carries).
     assert plan_scan(1, 32768, 32768, True, *h100, 4, single_pass=True)[0] == "cols"
     assert plan_scan(1, 1 << 20, 64, True, *h100, 4, single_pass=True)[0] == "cols"
     assert plan_scan(1, 131072, 8192, True, *h100, 8)[0] == "cols"
+    assert plan_scan(1, 131072, 8192, True, *h100, 8, single_pass=True)[0] == "cols"
 
 
 @pytest.mark.parametrize("shape,dim", [((37, 19), 0), ((3, 13, 21), 1), ((9, 8), 0), ((6, 33), 0)])

@@ -15,7 +15,10 @@ def tile_settings(capability, itemsize):
     step, bytes of a step a thread holds (sets the warps), steps in flight); row_stages: a row
     walk's steps in flight (above 1, Triton's pipeliner loads the next tiles through shared memory
     while one is scanned);
-    split_programs_per_sm: programs a split scan aims for, per multiprocessor; lookback_step,
+    split_programs_per_sm: programs a split scan aims for, per multiprocessor, where its tiles are
+    not pipelined; split_staged_programs_per_sm: where they are (their stages hold shared memory:
+    2 programs of fp64's 96 KB fit a multiprocessor); backward_split_programs_per_sm: the
+    gradient's split; lookback_step,
     lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
     the single-pass scan; lookback_inner: the most inner positions the single pass takes in one
     tile (a scan dim followed by a few); backward_window: the tiles a group of the single-pass
@@ -65,7 +68,8 @@ def tile_settings(capability, itemsize):
         cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
-                split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
+                split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
+                lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
                 lookback_groups=8, lookback_inner=8,
                 backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), backward_chain_tile=(32, 64),
                 chain_below_warps_per_sm=2, chain_hop_bytes=1 << 21)
@@ -81,7 +85,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
     along the axis a tile loads along: the scan axis where inner == 1 (a row tile can load along
     it), else the inner one; `itemsize` is the output's element size in bytes. With `single_pass`
-    (the kernels multiply in float32), rows that would be cut take "lookback" instead: one pass,
+    (the kernels multiply in floating point), rows that would be cut take "lookback" instead: one pass,
     n_chunks tiles of BLOCK_L a row, groups of BLOCK_A tiles, super-groups of `chunk` groups
     (kernels/lookback.py); so do lines of up to `lookback_inner` contiguous inner positions, in
     tiles of BLOCK_L positions of all of them. An `exclusive` scan (a pair
@@ -117,7 +121,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
-        n_chunks, chunk = split_lines(lines, span, block_l, n_sm, settings["split_programs_per_sm"])
+        n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
@@ -140,7 +144,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         tile_bytes = wide_tile_bytes if wide else 16 * 1024
         block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = n_outer * ceil_div(inner, block_a)
-        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, stages if wide else 1))
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
         thread_bytes = wide_thread_bytes if wide else 128
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
@@ -160,7 +164,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight.
         unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
-        if single_pass and kind == "cols" and wide and (few or unaligned) and length > chain_l:
+        # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
+        if single_pass and itemsize <= 4 and kind == "cols" and wide and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
@@ -215,6 +220,15 @@ def lookback_tiles(length, step, window, groups=1):
     return n_tiles, step, window, min(groups, next_power_of_2(ceil_div(n_tiles, window)))
 
 
+def split_programs(settings, stages):
+    """Programs a split scan aims for on each multiprocessor, for tiles of `stages` steps in flight:
+    programs of one warp or two need many to fill one (split lines of bf16 9411 x 3928 dim 0, 4
+    programs 0.141, 16 0.295; rows of int64 (32, 2^20) 0.450, 0.539), but pipelined stages bound the
+    programs resident by shared memory (fp64 7248 x 2941 dim 0: 0.347, 0.238). H200, 2026-12-06,
+    benchmarks/NOTES.md."""
+    return settings["split_programs_per_sm" if stages == 1 else "split_staged_programs_per_sm"]
+
+
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):
     """(n_chunks, chunk): how to cut each line of `length` so that `lines` of them fill `n_sm`
     multiprocessors. Only lines that fill at most half the SMs are cut: a program per SM nearly
@@ -236,7 +250,7 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
     scan whose gradient it is."""
     settings = tile_settings(capability, itemsize)
-    short_tile, split_programs_per_sm = settings["short_tile"], settings["split_programs_per_sm"]
+    short_tile, split_programs_per_sm = settings["short_tile"], settings["backward_split_programs_per_sm"]
     if inner == 1 and next_power_of_2(length) < short_tile:
         kind = "rows"
         # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements

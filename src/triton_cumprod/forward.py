@@ -19,9 +19,10 @@ def device_traits(device):
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
-    where the kernels multiply in float32 (kernels/lookback.py); row tiles are laid on 16-byte
-    vectors, which a row may start inside (combine.line_skew)."""
-    single_pass = accumulator_dtype(out_dtype) == torch.float32
+    where the kernels multiply in floating point (kernels/lookback.py publishes float64 words;
+    integers wrap through every 64-bit value and leave none to mark a word unpublished); row tiles
+    are laid on 16-byte vectors, which a row may start inside (combine.line_skew)."""
+    single_pass = accumulator_dtype(out_dtype).is_floating_point
     skew = line_skew(length, out_dtype.itemsize) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
                      exclusive, reverse, skew)

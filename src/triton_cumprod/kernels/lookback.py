@@ -3,8 +3,8 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div, next_power_of_2, register_cap
-from .combine import (aligned, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece, scan_mirrored,
-                      scan_piece, scan_tile, triton_dtype, vector_elements, within)
+from .combine import (accumulator_dtype, aligned, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece,
+                      scan_mirrored, scan_piece, scan_tile, triton_dtype, vector_elements, within)
 
 
 @triton.jit
@@ -85,6 +85,7 @@ def scan_lookback_kernel(
     x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the scan multiplies in: float32 or float64 (combine.accumulator_dtype)
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the group's product
     GROUPS: tl.constexpr,  # groups per super-group: its last tile publishes the row's product so far
@@ -129,7 +130,7 @@ def scan_lookback_kernel(
     else:
         x_at = x_ptr + row * stride_xr - row_start * stride_xl
         x = tl.load(x_at + (col + offs) * stride_xl, mask=offs < last, other=1)
-    x = x.to(OUT).to(tl.float32)
+    x = x.to(OUT).to(ACC)
     if EDGES or REVERSE:
         # Past the body, 1 by a select: a reverse scan meets it first, a tile before the last may
         # hold some of it where the body is shorter than the row, and triton 3.6's interpreter
@@ -139,9 +140,9 @@ def scan_lookback_kernel(
     total = tl.reduce(x.to(tl.float64), None, mul_combine)
     if EDGES:
         head, in_head = piece(x_at, stride_xl, body - VEC, row_start, tl.minimum(body, row_end), tile == 0, OUT,
-                              tl.float32, VEC, PHASED)
+                              ACC, VEC, PHASED)
         tail, in_tail = piece(x_at, stride_xl, body_end, body_end, row_end, tile == tiles_per_row - 1, OUT,
-                              tl.float32, VEC, PHASED)
+                              ACC, VEC, PHASED)
         total = tl.reduce(head.to(tl.float64), 0, mul_combine) * total * tl.reduce(tail.to(tl.float64), 0,
                                                                                   mul_combine)
     tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
@@ -160,7 +161,7 @@ def scan_lookback_kernel(
         carry = unpack(wait_one(super_words + super_group - 1))
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
         tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
-    carry = (carry * in_super * in_group).to(tl.float32)
+    carry = (carry * in_super * in_group).to(ACC)
     if EDGES:
         carry = scan_piece(y_ptr, tail if REVERSE else head, in_tail if REVERSE else in_head,
                            body_end if REVERSE else body - VEC, carry, 0, EXCLUSIVE, REVERSE)
@@ -191,6 +192,7 @@ def scan_lookback_cols_kernel(
     stride_xl,
     tiles_per_line,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the scan multiplies in, as in scan_lookback_kernel
     BLOCK_L: tl.constexpr,  # scan positions per tile
     WINDOW: tl.constexpr,  # tiles per group, as in scan_lookback_kernel
     GROUPS: tl.constexpr,  # groups per super-group, as in scan_lookback_kernel
@@ -212,7 +214,7 @@ def scan_lookback_cols_kernel(
     # compiler knows let it load 16 bytes at once.
     mask = (steps < length) & (cols < (WIDTH if DENSE else inner))
     at = steps * (WIDTH if DENSE else stride_xl) + cols
-    x = tl.load(x_ptr + outer * stride_xo + at, mask=mask, other=1).to(OUT).to(tl.float32)
+    x = tl.load(x_ptr + outer * stride_xo + at, mask=mask, other=1).to(OUT).to(ACC)
     if REVERSE:
         x = tl.where(mask, x, 1)  # as in scan_lookback_kernel
     total = tl.reduce(x.to(tl.float64), 0, mul_combine, keep_dims=True)
@@ -235,7 +237,7 @@ def scan_lookback_cols_kernel(
         tl.atomic_xchg(super_words + super_group * WIDTH + cols, pack(carry * (in_super * group_product)),
                        sem="relaxed")
     carry = carry * in_super * in_group
-    y, _ = scan_tile(x, carry.to(tl.float32), steps, first, 0, EXCLUSIVE, REVERSE)
+    y, _ = scan_tile(x, carry.to(ACC), steps, first, 0, EXCLUSIVE, REVERSE)
     tl.store(y_ptr + (outer * length + steps) * (WIDTH if DENSE else inner) + cols, y.to(OUT), mask=mask)
 
 
@@ -423,7 +425,7 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
     order), for replay.py: its state is ready for the next call."""
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
     width = next_power_of_2(inner)
-    options = dict(OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
+    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
                    REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
