@@ -19,7 +19,7 @@ from triton_cumprod import autograd, cumprod, dispatch
 from triton_cumprod.api import torch_scan
 from triton_cumprod.bench import host_us_per_call, sample_lines
 from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines
-from triton_cumprod.forward import cumprod_forward, device_traits, launch_scan, scan_3d, scan_plan
+from triton_cumprod.forward import cumprod_forward, default_dtype, device_traits, launch_scan, scan_3d, scan_plan
 from triton_cumprod.layout import scan_view, unit_stride
 
 
@@ -30,24 +30,30 @@ def time_ms(fn):
 def error_eps(y, x, dim, lines=64, exclusive=False, reverse=False):
     """Max relative error in eps of y's dtype over the first `lines` lines, against float64 (the
     exclusive or reverse scan as api.torch_scan builds it from torch.cumprod)."""
+    if not y.dtype.is_floating_point:
+        return 0 if torch.equal(y, torch.cumprod(x, dim)) else float("inf")  # exact, or wrong
     index = sample_lines(x, dim, lines)
     xs, ys = x[index], y[index]
     ref = torch_scan(xs.double(), dim, {}, exclusive, reverse)
     return ((ys.double() - ref).abs() / ref.abs()).max().item() / torch.finfo(y.dtype).eps
 
 
-def sweep(name, shape, dim, dtype, plans):
-    x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
+def sweep(name, shape, dim, dtype, plans, transposed=False):
+    """`transposed`: x is the transpose of a contiguous 2-D tensor (its dims swapped in memory)."""
+    x = make_probe_input(shape[::-1] if transposed else shape, dtype)
+    if transposed:
+        x = x.t()
     t_copy = time_ms(lambda: x.clone())
-    y = torch.empty_like(x)
+    out_dtype = default_dtype(dtype)
+    y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    chosen = scan_plan(n_outer, length, inner, unit_stride(inner, strides), dtype, x.device)
+    chosen = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device)
     torch_err = error_eps(torch.cumprod(x, dim), x, dim)
     print(f"== {name} {tuple(shape)} dim {dim} {dtype}: copy {t_copy:.3f} ms; torch error {torch_err:.0f} eps", flush=True)
     results = []
     for plan in plans:
         try:
-            fn = lambda: launch_scan(x3, y, None, n_outer, length, inner, strides, dtype, plan, False)
+            fn = lambda: launch_scan(x3, y, None, n_outer, length, inner, strides, out_dtype, plan, False)
             fn()
             t = time_ms(fn)
         except Exception as e:  # a plan the compiler rejects (too many registers, shared memory)
@@ -55,7 +61,7 @@ def sweep(name, shape, dim, dtype, plans):
             continue
         results.append((t_copy / t, plan))
         print(f"   {plan[3:]}: ratio {t_copy / t:.3f}  error {error_eps(y, x, dim):.0f} eps", flush=True)
-    direct = t_copy / time_ms(lambda: scan_3d(x3, y, n_outer, length, inner, strides, dtype))
+    direct = t_copy / time_ms(lambda: scan_3d(x3, y, n_outer, length, inner, strides, out_dtype))
     api = t_copy / time_ms(lambda: cumprod(x, dim))
     best = f"; best plan {max(results)[0]:.3f} {max(results)[1][3:]}" if results else ""
     print(f"   dispatcher {chosen[1:]}: direct {direct:.3f}, through cumprod() {api:.3f}, "
@@ -282,6 +288,11 @@ CASES = [
     ("row-64k-stages", (2048, 65536), 1, torch.float32, rows_plans([1], [4096, 8192], [2, 4], (1, 2, 3))),
     ("narrow-dim0", (16777216, 4), 0, torch.float32, []),
 ]
+# Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
+TRANSPOSED_CASES = [
+    ("t-dim0", (13376, 6080), 0, torch.float32, cols_plans([64, 128], [32, 64, 128], [2, 4], 64)),
+    ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans([64, 128], [32, 64, 128], [2, 4], 64)),
+]
 BACKWARD_CASES = [
     ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [1, 2, 4]),
     ("bw-1d", (1 << 28,), 0, [1024, 2048, 4096], [4, 8]),
@@ -290,7 +301,7 @@ BACKWARD_CASES = [
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [c[0] for c in CASES] + ["row-accuracy", "lookback", "split", "options", "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
+    names = [c[0] for c in CASES + TRANSPOSED_CASES] + ["row-accuracy", "lookback", "split", "options", "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
     parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(names))
     parser.add_argument("--host", action="store_true", help="also time the host path layer by layer")
     args = parser.parse_args()
@@ -301,6 +312,9 @@ def main():
     for name, shape, dim, dtype, plans in CASES:
         if not only or name in only:
             sweep(name, shape, dim, dtype, plans)
+    for name, shape, dim, dtype, plans in TRANSPOSED_CASES:
+        if not only or name in only:
+            sweep(name, shape, dim, dtype, plans, transposed=True)
     if not only or "row-accuracy" in only:
         row_accuracy()
     if not only or "lookback" in only:

@@ -58,6 +58,8 @@ CASES = [
     ((1048576, 999), 1, "float32", None, False, True, True),
     ((100000007,), 0, "float32", None, False, True, True),
     ((131072, 8192), 0, "float32", None, False, True, True),
+    # float64 rows take the single pass too.
+    ((134217727,), 0, "float64", None, False, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}
