@@ -919,7 +919,8 @@ def tile_settings(capability, itemsize):
         cols, reverse_cols = [(*tile[:3], min(tile[3], 64 * 1024 // tile[1])) for tile in (cols, reverse_cols)]
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
-                split_programs_per_sm=4, lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
+                split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
+                lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
                 lookback_groups=8, lookback_inner=8,
                 backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), backward_chain_tile=(32, 64),
                 chain_below_warps_per_sm=2, chain_hop_bytes=1 << 21)
@@ -951,15 +952,16 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
             num_warps = max(1, min(4, block_a * block_l // 1024))
-        n_chunks, chunk = split_lines(lines, span, block_l, n_sm, settings["split_programs_per_sm"])
+        n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             # 256 bytes of the tile a thread for a reverse scan (fp32 4096 on 4 warps 0.657, on 2
-            # 0.674; forwards 0.727 and 0.680).
+            # 0.674; forwards 0.727 and 0.680); float64 keeps 128 (at 256 ptxas spills on sm_89 and
+            # sm_90).
             kind, num_stages = "lookback", 1
             n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize,
-                                                                            256 if reverse else 128)
+                                                                            256 if reverse and itemsize <= 4 else 128)
     else:
         kind = "cols"
         width, wide_tile_bytes, wide_thread_bytes, stages = settings["reverse_cols" if reverse else "cols"]
@@ -974,7 +976,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         tile_bytes = wide_tile_bytes if wide else 16 * 1024
         block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = n_outer * ceil_div(inner, block_a)
-        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, settings["split_programs_per_sm"])
+        n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, stages if wide else 1))
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
         thread_bytes = wide_thread_bytes if wide else 128
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
@@ -1031,6 +1033,10 @@ def lookback_tiles(length, step, window, groups=1):
     n_tiles = ceil_div(length, step)
     window = min(window, next_power_of_2(n_tiles))
     return n_tiles, step, window, min(groups, next_power_of_2(ceil_div(n_tiles, window)))
+
+
+def split_programs(settings, stages):
+    return settings["split_programs_per_sm" if stages == 1 else "split_staged_programs_per_sm"]
 
 
 def split_lines(lines, length, block_l, n_sm, programs_per_sm):

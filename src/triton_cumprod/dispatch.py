@@ -126,10 +126,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         num_stages = settings["row_stages"] if chunk > block_l else 1
         if single_pass and unit_stride and n_chunks > 1:
             # 256 bytes of the tile a thread for a reverse scan (fp32 4096 on 4 warps 0.657, on 2
-            # 0.674; forwards 0.727 and 0.680).
+            # 0.674; forwards 0.727 and 0.680); float64 keeps 128 (at 256 ptxas spills on sm_89 and
+            # sm_90).
             kind, num_stages = "lookback", 1
             n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize,
-                                                                            256 if reverse else 128)
+                                                                            256 if reverse and itemsize <= 4 else 128)
     else:
         kind = "cols"
         width, wide_tile_bytes, wide_thread_bytes, stages = settings["reverse_cols" if reverse else "cols"]
