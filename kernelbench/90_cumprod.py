@@ -951,7 +951,10 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         if block_a == 1:
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
-            num_warps = max(1, min(4, block_a * block_l // 1024))
+            # 128 bytes of the tile a thread, 32 values of up to 4 bytes: 8-byte types on 64 values
+            # spilled (int32 -> int64 rows of 10, 128 x 16 tiles on 2 warps: 255 registers and 856
+            # bytes of spill on sm_90; 0.146 of copy on an H100).
+            num_warps = max(1, min(4, block_a * block_l * max(itemsize, 4) // 4096))
         n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1

@@ -60,6 +60,11 @@ CASES = [
     ((131072, 8192), 0, "float32", None, False, True, True),
     # float64 rows take the single pass too.
     ((134217727,), 0, "float64", None, False, True),
+    # Short rows of 8-byte results: tiles of 16 values a thread (at 32 they spilled, forward and
+    # gradient).
+    ((6244872, 10), 1, "int32", None, False, True),
+    ((1118464, 15), 1, "float64", None, False, True),
+    ((1118464, 15), 1, "float64", None, False, True, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}
