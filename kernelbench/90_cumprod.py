@@ -754,9 +754,13 @@ def aligned(*tensors):
     return all(t.data_ptr() % 16 == 0 for t in tensors)
 
 
-def line_skew(length, itemsize):
-    vec = max(1, 16 // itemsize)
+def line_skew(length, vec):
     return vec - 1 if length % vec else 0
+
+
+def x_phase(x, n_rows, length, stride_xr, stride_xl, vec):
+    shift = stride_xr - length if n_rows > 1 else 0
+    return shift // vec if stride_xl == 1 and shift % vec == 0 and aligned(x) else None
 
 
 def accumulator_dtype(dtype):
@@ -782,14 +786,13 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     # Vectors of x, the one tensor read (y's are then whole vectors or more), the same for both
     # passes of a split; none for strided rows, whose tile reads along their neighbours.
     vec = vector_elements(x.element_size(), block=block_l) if stride_xl == 1 else 1
-    shift = stride_xr - length if n_rows > 1 else 0
-    phased = stride_xl == 1 and shift % vec == 0 and aligned(x)
+    x_shift = x_phase(x, n_rows, length, stride_xr, stride_xl, vec)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
-        stride_xr=stride_xr, stride_xl=stride_xl, x_shift=shift // vec if phased else 0, OUT=triton_dtype(out_dtype),
+        stride_xr=stride_xr, stride_xl=stride_xl, x_shift=x_shift or 0, OUT=triton_dtype(out_dtype),
         ACC=triton_dtype(acc), BLOCK_R=block_r, BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None,
         STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse, RUN=min(vec, block_l) if stride_xl == 1 else 1,
-        VEC=vec, PHASED=phased, EDGES=length % vec != 0,
+        VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0,
     )
     return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args
 
@@ -873,16 +876,15 @@ def resident_cap(kernel, grid, args, num_warps, device):
 def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
     width = next_power_of_2(inner)
-    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
-                   REVERSE=reverse)
+    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l,
+                   WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive, REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
         vec = vector_elements(x.element_size(), block=block_l)  # as kernels/rows.py: launch_rows
-        shift = strides[0] - length if n_outer > 1 else 0
-        phased = strides[1] == 1 and shift % vec == 0 and aligned(x)
+        x_shift = x_phase(x, n_outer, length, strides[0], strides[1], vec)
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
-                    stride_xl=strides[1], x_shift=shift // vec if phased else 0, tiles_per_row=tiles_per_line,
-                    **options, RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=phased, EDGES=length % vec != 0)
+                    stride_xl=strides[1], x_shift=x_shift or 0, tiles_per_row=tiles_per_line, **options,
+                    RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0)
     else:
         kernel = scan_lookback_cols_kernel
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,
@@ -951,10 +953,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         if block_a == 1:
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
-            # 128 bytes of the tile a thread, 32 values of up to 4 bytes: 8-byte types on 64 values
-            # spilled (int32 -> int64 rows of 10, 128 x 16 tiles on 2 warps: 255 registers and 856
-            # bytes of spill on sm_90; 0.146 of copy on an H100).
-            num_warps = max(1, min(4, block_a * block_l * max(itemsize, 4) // 4096))
+            num_warps = short_tile_warps(block_a * block_l, itemsize)
         n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
@@ -994,13 +993,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                 n_chunks, block_l, block_a, chunk, num_warps = plan
         chain_i, chain_l = settings["chain_tile"]
         # A chain only where the tiles of one depth move many bytes: a hop costs a round trip to L2.
-        wide = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
+        heavy_hops = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
         few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight.
         unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if single_pass and itemsize <= 4 and kind == "cols" and wide and (few or unaligned) and length > chain_l:
+        if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
@@ -1015,6 +1014,10 @@ def row_tile(n_rows, length, settings, unit_stride):
     while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
         block_l //= 2
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
+
+
+def short_tile_warps(elements, itemsize):
+    return max(1, min(4, elements * max(itemsize, 4) // 4096))
 
 
 def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
@@ -1094,7 +1097,7 @@ def device_traits(device):
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
     single_pass = accumulator_dtype(out_dtype).is_floating_point
-    skew = line_skew(length, out_dtype.itemsize) if inner == 1 else 0
+    skew = line_skew(length, vector_elements(out_dtype.itemsize)) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
                      exclusive, reverse, skew)
 

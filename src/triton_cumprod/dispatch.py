@@ -120,10 +120,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         if block_a == 1:
             num_warps = min(8, max(1, block_l // (32 * settings["row_values"])))
         else:
-            # 128 bytes of the tile a thread, 32 values of up to 4 bytes: 8-byte types on 64 values
-            # spilled (int32 -> int64 rows of 10, 128 x 16 tiles on 2 warps: 255 registers and 856
-            # bytes of spill on sm_90; 0.146 of copy on an H100).
-            num_warps = max(1, min(4, block_a * block_l * max(itemsize, 4) // 4096))
+            num_warps = short_tile_warps(block_a * block_l, itemsize)
         n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
@@ -163,13 +160,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                 n_chunks, block_l, block_a, chunk, num_warps = plan
         chain_i, chain_l = settings["chain_tile"]
         # A chain only where the tiles of one depth move many bytes: a hop costs a round trip to L2.
-        wide = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
+        heavy_hops = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
         few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight.
         unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if single_pass and itemsize <= 4 and kind == "cols" and wide and (few or unaligned) and length > chain_l:
+        if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
@@ -187,6 +184,14 @@ def row_tile(n_rows, length, settings, unit_stride):
     while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
         block_l //= 2
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
+
+
+def short_tile_warps(elements, itemsize):
+    """Warps of a tile of several short rows: 128 bytes of it a thread (32 values of up to 4 bytes,
+    16 of 8), on at most 4 warps. At 32 values of 8 bytes a thread they spilled on sm_90:
+    int32 -> int64 rows of 10 (128 x 16 on 2 warps: 255 registers, 856 bytes of spill; 0.146 of copy
+    on an H100), float64 rows of 15 (448), their gradient (840), float64 rows of 32's gradient (508)."""
+    return max(1, min(4, elements * max(itemsize, 4) // 4096))
 
 
 def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
@@ -258,11 +263,10 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     if inner == 1 and next_power_of_2(length) < short_tile:
         kind = "rows"
         # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements
-        # a program at 32 values a thread, 16 for 8-byte types (at 32, float64 rows of 15 and 32
-        # spilled 840 and 508 bytes a thread on sm_90).
+        # a program, as the forward's tiles of several rows.
         block_l = next_power_of_2(length)
         block_a = min(short_tile // block_l, next_power_of_2(n_outer))
-        num_warps = max(1, min(4, block_a * block_l * max(itemsize, 4) // 4096))
+        num_warps = short_tile_warps(block_a * block_l, itemsize)
         lines = ceil_div(n_outer, block_a)
     elif inner == 1:
         # One row a program, steps of half a short tile, 16 values a thread (32 for 16-bit types):

@@ -2,7 +2,7 @@ import torch
 
 from .dispatch import plan_scan
 from .kernels.cols import launch_cols
-from .kernels.combine import accumulator_dtype, aggregate_dtype, line_skew
+from .kernels.combine import accumulator_dtype, aggregate_dtype, line_skew, vector_elements
 from .kernels.lookback import launch_chain, launch_lookback
 from .kernels.rows import launch_rows
 from .layout import scan_view, unit_stride
@@ -23,7 +23,7 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
     integers wrap through every 64-bit value and leave none to mark a word unpublished); row tiles
     are laid on 16-byte vectors, which a row may start inside (combine.line_skew)."""
     single_pass = accumulator_dtype(out_dtype).is_floating_point
-    skew = line_skew(length, out_dtype.itemsize) if inner == 1 else 0
+    skew = line_skew(length, vector_elements(out_dtype.itemsize)) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
                      exclusive, reverse, skew)
 

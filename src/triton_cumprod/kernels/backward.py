@@ -3,8 +3,8 @@ import triton.language as tl
 
 from .cols import column_block, column_run
 from ..dispatch import ceil_div
-from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, mirrored, parted, pick,
-                      store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)
+from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, line_skew, mirrored, parted,
+                      pick, store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)
 from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
                        lookback_state, lookback_tile, wait_all, wait_one)
 
@@ -587,7 +587,7 @@ def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan, exclu
     _, _, _, window, block_l, num_warps = plan
     vectors = row_vectors(x, g, length, block_l)
     # Tiles laid from the vector a row's first element is in (combine.line_chunk).
-    tiles_per_row = ceil_div(length + (vectors["VEC"] - 1 if vectors["EDGES"] else 0), block_l)
+    tiles_per_row = ceil_div(length + line_skew(length, vectors["VEC"]), block_l)
     state = lookback_state(x.device, n_rows, tiles_per_row, window)
     args = dict(x_ptr=x, y_ptr=y, g_ptr=g, gx_ptr=gx, state_ptr=state, n_rows=n_rows, length=length,
                 tiles_per_row=tiles_per_row, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, WINDOW=window,

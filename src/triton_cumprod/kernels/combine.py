@@ -224,12 +224,19 @@ def aligned(*tensors):
     return all(t.data_ptr() % 16 == 0 for t in tensors)
 
 
-def line_skew(length, itemsize):
+def line_skew(length, vec):
     """Positions a line of `length` may start past the vector boundary its tiles are laid from
-    (vectors_from), for an output of `itemsize` bytes an element: 0 where every line of a contiguous
-    output starts on one. Plans cover length + skew positions a line."""
-    vec = max(1, 16 // itemsize)
+    (vectors_from), on vectors of `vec` elements: 0 where every line of a contiguous tensor starts
+    on one. Tiles cover length + skew positions a line."""
     return vec - 1 if length % vec else 0
+
+
+def x_phase(x, n_rows, length, stride_xr, stride_xl, vec):
+    """x_shift of the row kernels' PHASED reads (kernels/rows.py, kernels/lookback.py), or None
+    where x's rows cannot be read on the vectors of y's: x contiguous along rows, 16-byte aligned,
+    its row r starting (stride_xr - length) * r past y's, a whole number of vectors."""
+    shift = stride_xr - length if n_rows > 1 else 0
+    return shift // vec if stride_xl == 1 and shift % vec == 0 and aligned(x) else None
 
 
 def accumulator_dtype(dtype):

@@ -3,8 +3,8 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div, next_power_of_2, register_cap
-from .combine import (accumulator_dtype, aligned, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece,
-                      scan_mirrored, scan_piece, scan_tile, triton_dtype, vector_elements, within)
+from .combine import (accumulator_dtype, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece, scan_mirrored,
+                      scan_piece, scan_tile, triton_dtype, vector_elements, within, x_phase)
 
 
 @triton.jit
@@ -425,16 +425,15 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
     order), for replay.py: its state is ready for the next call."""
     _, tiles_per_line, groups, window, block_l, num_warps, _ = plan
     width = next_power_of_2(inner)
-    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l, WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive,
-                   REVERSE=reverse)
+    options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), BLOCK_L=block_l,
+                   WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive, REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
         vec = vector_elements(x.element_size(), block=block_l)  # as kernels/rows.py: launch_rows
-        shift = strides[0] - length if n_outer > 1 else 0
-        phased = strides[1] == 1 and shift % vec == 0 and aligned(x)
+        x_shift = x_phase(x, n_outer, length, strides[0], strides[1], vec)
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
-                    stride_xl=strides[1], x_shift=shift // vec if phased else 0, tiles_per_row=tiles_per_line,
-                    **options, RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=phased, EDGES=length % vec != 0)
+                    stride_xl=strides[1], x_shift=x_shift or 0, tiles_per_row=tiles_per_line, **options,
+                    RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0)
     else:
         kernel = scan_lookback_cols_kernel
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,

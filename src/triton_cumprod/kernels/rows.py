@@ -2,9 +2,9 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import (accumulator_dtype, aggregate_dtype, aligned, arrival, body_of, leaving, leaving_mirrored,
-                      mirrored, mul_combine, pick, piece, scan_mirrored, scan_piece, scan_tile, store_vectors,
-                      triton_dtype, vector_elements, vectors_from, within)
+from .combine import (accumulator_dtype, aggregate_dtype, arrival, body_of, leaving, leaving_mirrored, mirrored,
+                      mul_combine, pick, piece, scan_mirrored, scan_piece, scan_tile, store_vectors, triton_dtype,
+                      vector_elements, vectors_from, within, x_phase)
 
 
 @triton.jit
@@ -169,13 +169,12 @@ def launch_rows(x, y, prefix, n_rows, length, stride_xr, stride_xl, out_dtype, p
     # Vectors of x, the one tensor read (y's are then whole vectors or more), the same for both
     # passes of a split; none for strided rows, whose tile reads along their neighbours.
     vec = vector_elements(x.element_size(), block=block_l) if stride_xl == 1 else 1
-    shift = stride_xr - length if n_rows > 1 else 0
-    phased = stride_xl == 1 and shift % vec == 0 and aligned(x)
+    x_shift = x_phase(x, n_rows, length, stride_xr, stride_xl, vec)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_rows=n_rows, length=length, chunk=chunk,
-        stride_xr=stride_xr, stride_xl=stride_xl, x_shift=shift // vec if phased else 0, OUT=triton_dtype(out_dtype),
+        stride_xr=stride_xr, stride_xl=stride_xl, x_shift=x_shift or 0, OUT=triton_dtype(out_dtype),
         ACC=triton_dtype(acc), BLOCK_R=block_r, BLOCK_L=block_l, REDUCE=reduce, HAS_PREFIX=prefix is not None,
         STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse, RUN=min(vec, block_l) if stride_xl == 1 else 1,
-        VEC=vec, PHASED=phased, EDGES=length % vec != 0,
+        VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0,
     )
     return scan_rows_kernel[grid](**args, num_warps=num_warps), grid, args
