@@ -24,11 +24,12 @@ Case = namedtuple("Case", "shape dim dtype spread kind split")
 CASES = {
     "rows, many short (4096 x 64)": Case((4096, 64), 1, torch.float32, 0.1, "rows", False),
     "rows, long (256 x 20000)": Case((256, 20000), 1, torch.float32, 0.01, "rows", False),
-    "cols (64 x 512 x 130, dim 1)": Case((64, 512, 130), 1, torch.float32, 0.1, "cols", False),
+    "cols (512 x 64 x 128, dim 1)": Case((512, 64, 128), 1, torch.float32, 0.1, "cols", False),
+    "chain (4001 x 8192, dim 0)": Case((4001, 8192), 0, torch.float32, 1e-3, "chain", True),
     "cols split (200000 x 64, dim 0)": Case((200_000, 64), 0, torch.float32, 1e-3, "cols", True),
     "lookback, 1-D 3000001 fp32": Case((3_000_001,), 0, torch.float32, 1e-3, "lookback", True),
     "lookback, 16 x 1000000 fp32": Case((16, 1_000_000), 1, torch.float32, 1e-3, "lookback", True),
-    "rows split, 1-D 1000003 fp64": Case((1_000_003,), 0, torch.float64, 1e-3, "rows", True),
+    "rows split, 1-D 1000003 int64": Case((1_000_003,), 0, torch.int64, 0, "rows", True),
     "rows, bf16 (2048 x 3000)": Case((2048, 3000), 1, torch.bfloat16, 0.1, "rows", False),
     "lookback, bf16 4 x 500003": Case((4, 500_003), 1, torch.bfloat16, 0.02, "lookback", True),
 }
@@ -64,9 +65,12 @@ def release_memory():
 
 
 def gpu_near_one(shape, dtype, seed, spread, signs=True):
-    """1 + U(-spread/2, spread/2), random signs unless `signs` is False, cast to `dtype`: made by
-    kernels on the current stream (no host copy), from a seeded CUDA generator."""
+    """1 + U(-spread/2, spread/2), random signs unless `signs` is False, cast to `dtype` (integers:
+    1 and -1 alone, so that no product wraps to 0): made by kernels on the current stream (no host
+    copy), from a seeded CUDA generator."""
     g = torch.Generator(device="cuda").manual_seed(seed)
+    if not dtype.is_floating_point:
+        return torch.randint(0, 2, shape, generator=g, device="cuda", dtype=dtype).mul_(2).sub_(1)
     wide = torch.float64 if dtype == torch.float64 else torch.float32
     x = torch.rand(shape, generator=g, device="cuda", dtype=wide).sub_(0.5).mul_(spread).add_(1)
     if signs:
