@@ -18,11 +18,16 @@ CASES = [
     ("rows, short, many per tile", (1001, 37), 1, torch.float32),
     ("rows, strided (transposed)", (301, 257), 1, torch.float32),
     ("rows, single pass", (1, 1000003), 1, torch.float32),
-    ("rows, split (fp64)", (2, 300007), 1, torch.float64),
+    ("rows, single pass (fp64)", (2, 300007), 1, torch.float64),
+    ("rows, split (int32 -> int64)", (2, 300007), 1, torch.int32),
+    ("short rows, 8-byte results", (1001, 10), 1, torch.int32),
+    ("short rows, fp64", (333, 15), 1, torch.float64),
     ("cols", (77, 513, 131), 1, torch.float32),
     ("cols, single pass", (200003, 3), 0, torch.float32),
     ("cols, single pass, bf16", (300007, 4), 0, torch.bfloat16),
-    ("cols, split (fp64)", (200003, 3), 0, torch.float64),
+    ("cols, single pass (fp64)", (200003, 3), 0, torch.float64),
+    ("cols, split (int64)", (200003, 3), 0, torch.int64),
+    ("cols, transposed input", (3001, 513), 0, torch.float32),
     ("bf16 rows, split", (2, 300007), 1, torch.bfloat16),
     ("int32 -> int64 cols", (33, 1001, 9), 1, torch.int32),
     ("rows a program, odd length", (37, 32767), 1, torch.float32),
@@ -39,7 +44,7 @@ OPTION_CASES = [
     ("rows, exclusive reverse", (3, 20001), 1, torch.float32, True, True),
     ("single pass, exclusive reverse", (1, 1000003), 1, torch.float32, True, True),
     ("cols single pass, reverse", (200003, 3), 0, torch.float32, False, True),
-    ("rows split (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
+    ("rows single pass (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
     ("rows a program, odd, both", (37, 32767), 1, torch.float32, True, True),
     ("column chain, both", (4001, 8192), 0, torch.float32, True, True),
 ]
@@ -84,13 +89,14 @@ def main():
             x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype)
         else:
             x = torch.randint(-2, 3, shape, device="cuda", dtype=dtype)
-        if name.startswith("rows, strided"):
+        if name.startswith("rows, strided") or name.endswith("transposed input"):
             x = x.t().contiguous().t()
         if name.endswith("sliced"):
             x = x[:, 1:]
         y = cumprod(x, dim)
         view = scan_view(x, dim)
-        plan = scan_plan(*view[1:4], unit_stride(view[3], view[4]), y.dtype, x.device)
+        plan = scan_plan(*view[1:4], unit_stride(view[3], view[4]), y.dtype, x.device, x_itemsize=x.element_size(),
+                         scan_contiguous=view[4][1] == 1)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
             ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)

@@ -15,7 +15,7 @@ import itertools
 import torch
 import triton
 
-from triton_cumprod import autograd, cumprod, dispatch
+from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.api import torch_scan
 from triton_cumprod.bench import host_us_per_call, sample_lines
 from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines
@@ -39,7 +39,9 @@ def error_eps(y, x, dim, lines=64, exclusive=False, reverse=False):
 
 
 def sweep(name, shape, dim, dtype, plans, transposed=False):
-    """`transposed`: x is the transpose of a contiguous 2-D tensor (its dims swapped in memory)."""
+    """`transposed`: x is the transpose of a contiguous 2-D tensor (its dims swapped in memory). A
+    plan whose n_chunks is None is cut as the dispatcher cuts lines too few to fill the GPU
+    (dispatch.split_lines); every plan runs through forward.scan_3d, its split included."""
     x = make_probe_input(shape[::-1] if transposed else shape, dtype)
     if transposed:
         x = x.t()
@@ -47,23 +49,34 @@ def sweep(name, shape, dim, dtype, plans, transposed=False):
     out_dtype = default_dtype(dtype)
     y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    chosen = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device)
+    chosen = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, x_itemsize=x.element_size(),
+                       scan_contiguous=strides[1] == 1)
     torch_err = error_eps(torch.cumprod(x, dim), x, dim)
+    n_sm = device_traits(x.device)[0]
     print(f"== {name} {tuple(shape)} dim {dim} {dtype}: copy {t_copy:.3f} ms; torch error {torch_err:.0f} eps", flush=True)
     results = []
     for plan in plans:
+        if plan[1] is None:
+            lines = n_outer * ceil_div(inner, plan[3]) if inner > 1 else ceil_div(n_outer, plan[3])
+            plan = (plan[0], *split_lines(lines, length, plan[4], n_sm, 16), *plan[3:])
+        real = forward.plan_scan
+        # The split's scan of its chunk products (a shorter line) keeps the dispatcher's plan.
+        forward.plan_scan = lambda n, line, *args, plan=plan, real=real, **kwargs: (
+            plan if line == length else real(n, line, *args, **kwargs))
         try:
-            fn = lambda: launch_scan(x3, y, None, n_outer, length, inner, strides, out_dtype, plan, False)
+            fn = lambda: scan_3d(x3, y, n_outer, length, inner, strides, out_dtype)
             fn()
             t = time_ms(fn)
         except Exception as e:  # a plan the compiler rejects (too many registers, shared memory)
-            print(f"   {plan[3:]}: failed {type(e).__name__}: {str(e)[:100]}", flush=True)
+            print(f"   {plan[1:]}: failed {type(e).__name__}: {str(e)[:100]}", flush=True)
             continue
+        finally:
+            forward.plan_scan = real
         results.append((t_copy / t, plan))
-        print(f"   {plan[3:]}: ratio {t_copy / t:.3f}  error {error_eps(y, x, dim):.0f} eps", flush=True)
+        print(f"   {plan[1:]}: ratio {t_copy / t:.3f}  error {error_eps(y, x, dim):.0f} eps", flush=True)
     direct = t_copy / time_ms(lambda: scan_3d(x3, y, n_outer, length, inner, strides, out_dtype))
     api = t_copy / time_ms(lambda: cumprod(x, dim))
-    best = f"; best plan {max(results)[0]:.3f} {max(results)[1][3:]}" if results else ""
+    best = f"; best plan {max(results)[0]:.3f} {max(results)[1][1:]}" if results else ""
     print(f"   dispatcher {chosen[1:]}: direct {direct:.3f}, through cumprod() {api:.3f}, "
           f"error {error_eps(cumprod(x, dim), x, dim):.0f} eps{best}", flush=True)
     del x, y
@@ -249,8 +262,9 @@ def rows_plans(block_rs, block_ls, warps, stages=(1,)):
     return [("rows", 1, 1 << 40, r, l, w, s) for r, l, w, s in itertools.product(block_rs, block_ls, warps, stages)]
 
 
-def cols_plans(block_is, block_ls, warps, max_per_thread=64, stages=(1,)):
-    return [("cols", 1, 1 << 40, i, l, w, s) for i, l, w, s in itertools.product(block_is, block_ls, warps, stages)
+def cols_plans(block_is, block_ls, warps, max_per_thread=64, stages=(1,), split=False):
+    """Column plans of every tile; `split`: lines cut as the dispatcher would cut them (sweep)."""
+    return [("cols", None if split else 1, 1 << 40, i, l, w, s) for i, l, w, s in itertools.product(block_is, block_ls, warps, stages)
             if i * l <= max_per_thread * 32 * w]
 
 
@@ -292,8 +306,11 @@ CASES = [
 ]
 # Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
 TRANSPOSED_CASES = [
-    ("t-dim0", (13376, 6080), 0, torch.float32, cols_plans([64, 128], [32, 64, 128], [2, 4], 64)),
-    ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans([64, 128], [32, 64, 128], [2, 4], 64)),
+    ("t-dim0", (13376, 6080), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
+    ("t-dim0-odd", (13375, 6072), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
+    ("t-dim0-wide", (4095, 65535), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64)),
+    ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
+    ("t-dim0-int32", (13375, 6072), 0, torch.int32, cols_plans([32, 64], [32, 64], [1, 2], 64, split=True)),
 ]
 BACKWARD_CASES = [
     ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [1, 2, 4]),

@@ -929,7 +929,7 @@ def tile_settings(capability, itemsize):
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
-              reverse=False, skew=0):
+              reverse=False, skew=0, scan_contiguous=False):
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
         # 8-byte types in steps of 2048 on 4 warps: 4096 on 8 warps spills in the reverse split's
@@ -1006,6 +1006,15 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                 chain_i, chain_l = settings["chain_unaligned_tile"]
             kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
                 "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
+        elif kind == "cols" and scan_contiguous and not unit_stride:
+            # A transposed input: the tile loads along the scan and the compiler turns it through
+            # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
+            # beat the wide one-warp tiles 1.3-2.6x (benchmarks/NOTES.md, 2026-12-06).
+            block_a, block_l, num_warps = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
+            block_a, block_l = min(block_a, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
+            lines = n_outer * ceil_div(inner, block_a)
+            n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, 1))
+            num_stages = 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 
@@ -1095,15 +1104,18 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
-def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False, x_itemsize=None,
+              scan_contiguous=False):
     single_pass = accumulator_dtype(out_dtype).is_floating_point
-    skew = line_skew(length, vector_elements(out_dtype.itemsize)) if inner == 1 else 0
+    vec = vector_elements(x_itemsize or out_dtype.itemsize) if unit_stride else 1
+    skew = line_skew(length, vec) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive, reverse, skew)
+                     exclusive, reverse, skew, scan_contiguous)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
-    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse)
+    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
+                     x.element_size(), strides[1] == 1)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)

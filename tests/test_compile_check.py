@@ -65,6 +65,11 @@ CASES = [
     ((6244872, 10), 1, "int32", None, False, True),
     ((1118464, 15), 1, "float64", None, False, True),
     ((1118464, 15), 1, "float64", None, False, True, True),
+    # Transposed inputs scanned along their contiguous dim: small column tiles on several warps.
+    ((4095, 65535), 0, "float32", None, True, False),
+    ((1914, 22690), 0, "bfloat16", None, True, False),
+    ((13375, 6072), 0, "int32", None, True, False),
+    ((2000, 3001), 0, "float32", None, True, False, False, True, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}

@@ -37,13 +37,14 @@ def grid_of(plan, n_outer, inner):
 ITEMSIZES = [1, 2, 4, 8]
 
 
-def plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4):
-    return plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)
+def plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4, scan_contiguous=False):
+    return plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize,
+                     scan_contiguous=scan_contiguous)
 
 
-def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4):
-    plan_ = plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)
-    where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability, itemsize)} = {plan_}"
+def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4, scan_contiguous=False):
+    plan_ = plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, scan_contiguous)
+    where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, scan_contiguous)} = {plan_}"
     kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = plan_
     assert kind == ("rows" if inner == 1 else "cols"), where
     assert isinstance(n_chunks, int) and isinstance(chunk, int), where
@@ -104,9 +105,10 @@ def test_plan_invariants(layout, machine, itemsize):
     unit_stride=st.booleans(),
     machine=st.sampled_from(MACHINES),
     itemsize=st.sampled_from(ITEMSIZES),
+    scan_contiguous=st.booleans(),
 )
-def test_plan_invariants_property(n_outer, length, inner, unit_stride, machine, itemsize):
-    check_plan(n_outer, length, inner, unit_stride, *machine, itemsize)
+def test_plan_invariants_property(n_outer, length, inner, unit_stride, machine, itemsize, scan_contiguous):
+    check_plan(n_outer, length, inner, unit_stride, *machine, itemsize, scan_contiguous and not unit_stride)
 
 
 @given(
@@ -139,6 +141,19 @@ def test_split_decisions(machine, itemsize):
         block_l = plan(1, 1 << 24, inner, unit, n_sm, capability, itemsize)[4]
         assert plan(1, 2 * block_l, inner, unit, n_sm, capability, itemsize)[1] == 1
         assert plan(1, 2 * block_l + 1, inner, unit, n_sm, capability, itemsize)[1] > 1
+
+
+@pytest.mark.parametrize("itemsize", ITEMSIZES)
+@pytest.mark.parametrize("machine", MACHINES[1:], ids=lambda m: f"{m[0]}sm")
+def test_transposed_columns_take_small_tiles(machine, itemsize):
+    """Columns read through a transposed input (contiguous along the scan, strided along inner)
+    load their tiles along the scan: smaller tiles, with fewer of their elements a warp, than the
+    columns contiguous along inner take, where lines are many enough to leave the chain out."""
+    transposed = plan(1, 4095, 65535, False, *machine, itemsize, scan_contiguous=True)
+    along_inner = plan(1, 4095, 65535, True, *machine, itemsize)
+    assert transposed[0] == along_inner[0] == "cols"
+    assert transposed[3] * transposed[4] < along_inner[3] * along_inner[4]
+    assert transposed[3] * transposed[4] // transposed[5] < along_inner[3] * along_inner[4] // along_inner[5]
 
 
 def test_strategy_kinds():

@@ -76,7 +76,7 @@ def tile_settings(capability, itemsize):
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
-              reverse=False, skew=0):
+              reverse=False, skew=0, scan_contiguous=False):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
@@ -95,7 +95,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     for reverse in one 32768-element step (benchmarks/NOTES.md); the widest pair scans spill.
     Row tiles are laid on 16-byte vectors (kernels/rows.py): a tile of several rows covers `skew`
     positions more than a row (combine.line_skew); a row a program, and the single pass, take the
-    elements before a row's first vector boundary and after its last apart.
+    elements before a row's first vector boundary and after its last apart. `scan_contiguous`: the
+    input is contiguous along the scan axis, not along inner (a transposed input).
     """
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
@@ -173,6 +174,15 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                 chain_i, chain_l = settings["chain_unaligned_tile"]
             kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
                 "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
+        elif kind == "cols" and scan_contiguous and not unit_stride:
+            # A transposed input: the tile loads along the scan and the compiler turns it through
+            # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
+            # beat the wide one-warp tiles 1.3-2.6x (benchmarks/NOTES.md, 2026-12-06).
+            block_a, block_l, num_warps = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
+            block_a, block_l = min(block_a, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
+            lines = n_outer * ceil_div(inner, block_a)
+            n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, 1))
+            num_stages = 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 

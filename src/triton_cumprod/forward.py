@@ -17,15 +17,19 @@ def device_traits(device):
     return props.multi_processor_count, (props.major, props.minor)
 
 
-def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False):
-    """dispatch.plan_scan's plan for writing `out_dtype` on `device`: rows take the single pass
-    where the kernels multiply in floating point (kernels/lookback.py publishes float64 words;
-    integers wrap through every 64-bit value and leave none to mark a word unpublished); row tiles
-    are laid on 16-byte vectors, which a row may start inside (combine.line_skew)."""
+def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False, x_itemsize=None,
+              scan_contiguous=False):
+    """dispatch.plan_scan's plan for writing `out_dtype` on `device` from an input of `x_itemsize`
+    bytes an element (None: out_dtype's), of stride 1 along the scan where `scan_contiguous`: rows
+    take the single pass where the kernels multiply in floating point (kernels/lookback.py
+    publishes float64 words; integers wrap through every 64-bit value and leave none to mark a
+    word unpublished); contiguous row tiles are laid on 16-byte vectors of x, which a row may start
+    inside (combine.line_skew)."""
     single_pass = accumulator_dtype(out_dtype).is_floating_point
-    skew = line_skew(length, vector_elements(out_dtype.itemsize)) if inner == 1 else 0
+    vec = vector_elements(x_itemsize or out_dtype.itemsize) if unit_stride else 1
+    skew = line_skew(length, vec) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive, reverse, skew)
+                     exclusive, reverse, skew, scan_contiguous)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
@@ -38,7 +42,8 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
     (kernels/lookback.py). Returns the launch where the scan took one launch (see launch_scan),
     else None."""
-    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse)
+    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
+                     x.element_size(), strides[1] == 1)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
