@@ -32,7 +32,9 @@ for step in "$@"; do
     random)    # layouts drawn at random (seed 0): 200 forward, 100 gradients, ours and torch
       timeout 200 python3 -m triton_cumprod.bench --sweep 200 --seed 0 --json "$OUT/random.json" --plot "$OUT/random.png" 2>"$OUT/random.err" > "$OUT/random.txt"; tail -4 "$OUT/random.txt"
       timeout 150 python3 -m triton_cumprod.bench --sweep 100 --seed 0 --backward --json "$OUT/random_backward.json" 2>>"$OUT/random.err" > "$OUT/random_backward.txt"; tail -4 "$OUT/random_backward.txt" ;;
-    before)    # the standard suite, ours only, on the code of BASE (a checkout of an earlier commit)
+    before)    # the standard suite, ours only, on the code of BASE (an earlier commit's src, made by
+               # `mkdir -p .base && git archive 574aa90 src | tar -x -C .base`; .gitignore keeps it out, so the
+               # device tool must carry it)
       PYTHONPATH=$PWD/${BASE:-.base}/src timeout 100 python3 src/triton_cumprod/bench.py --suite --only ours --json "$OUT/before.json" 2>"$OUT/before.err" | grep -E "^\S|ours" | paste - - | awk '{print $1, $2, $3, $(NF-3)}' ;;
     kernelbench)  # the answer through KernelBench's own checker and evaluation (KB: its checkout;
                   # WHEELS: a folder of the wheels its imports need where the machine lacks them)

@@ -306,8 +306,10 @@ CASES = [
 ]
 # Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
 TRANSPOSED_CASES = [
-    ("t-dim0", (13376, 6080), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
-    ("t-dim0-odd", (13375, 6072), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
+    ("t-dim0", (13376, 6080), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)
+     + chain_plans(13376, [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)])),
+    ("t-dim0-odd", (13375, 6072), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)
+     + chain_plans(13375, [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)])),
     ("t-dim0-wide", (4095, 65535), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64)),
     ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
     ("t-dim0-int32", (13375, 6072), 0, torch.int32, cols_plans([32, 64], [32, 64], [1, 2], 64, split=True)),
