@@ -200,6 +200,12 @@ def cols_input(length, n, seed, device):
     return near_one((n, length, 32), device=device, seed=seed), 1
 
 
+def transposed_cols_input(length, n, seed, device):
+    # Columns read through a transposed view: contiguous along the scan, 33 inner positions (a tile
+    # and a part) `length` apart.
+    return near_one((n, 33, length), device=device, seed=seed).transpose(1, 2), 1
+
+
 def few_cols_input(length, n, seed, device):
     # A few columns multiplied in floating point that would be cut take the single pass.
     return odd_integers((n, length, 3), seed, device), 1
@@ -210,13 +216,15 @@ FAMILIES = {
     "strided rows": (strided_rows_input, 3),
     "cols inner 32": (cols_input, 1),
     "cols inner 3": (few_cols_input, 2),
+    "transposed cols": (transposed_cols_input, 1),
 }
 
 
 def plan_for(x, dim):
     """The plan forward.scan_3d takes for cumprod(x, dim) of these inputs."""
     _, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-    return plan_like_forward(n_outer, length, inner, unit_stride(inner, strides), x.device, x.dtype)
+    return plan_like_forward(n_outer, length, inner, unit_stride(inner, strides), x.device, x.dtype,
+                             scan_contiguous=strides[1] == 1)
 
 
 def step_of(family, device):
@@ -224,7 +232,8 @@ def step_of(family, device):
     make, n = FAMILIES[family]
     x, dim = make(2, n, 0, "cpu")
     _, n_outer, _, inner, strides = scan_view(x, dim)
-    return plan_like_forward(n_outer, 1 << 24, inner, unit_stride(inner, strides), device, x.dtype)[4]
+    return plan_like_forward(n_outer, 1 << 24, inner, unit_stride(inner, strides), device, x.dtype,
+                             scan_contiguous=strides[1] == 1)[4]
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
