@@ -1009,7 +1009,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         elif kind == "cols" and scan_contiguous and not unit_stride:
             # A transposed input: the tile loads along the scan and the compiler turns it through
             # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
-            # beat the wide one-warp tiles 1.3-2.6x (benchmarks/NOTES.md, 2026-12-06).
+            # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06).
             block_a, block_l, num_warps = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
             block_a, block_l = min(block_a, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
             lines = n_outer * ceil_div(inner, block_a)
