@@ -98,7 +98,8 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
 
 
 def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.float32), ((1000003,), torch.float32),
-                           ((1 << 28,), torch.bfloat16), ((1 << 27,), torch.float64), ((47488623,), torch.float64)),
+                           ((1 << 28,), torch.bfloat16), ((1 << 27,), torch.float64), ((47488623,), torch.float64),
+                           ((47488622,), torch.float64)),
                    steps=(2048, 4096), windows=(32, 64, 128), groups=(8,)):
     """The single-pass scan (kernels/lookback.py) per tile, group and super-group size: ratio to
     x.clone(), error in eps next to torch's, and whether ten runs give bitwise the same output."""
@@ -303,6 +304,11 @@ CASES = [
     ("seed-bf16-stages", (32768, 32768), 1, torch.bfloat16, rows_plans([1], [2048, 4096], [4], (1, 2, 3))),
     ("row-64k-stages", (2048, 65536), 1, torch.float32, rows_plans([1], [4096, 8192], [2, 4], (1, 2, 3))),
     ("narrow-dim0", (16777216, 4), 0, torch.float32, []),
+    # The sweep's counted layouts slower than torch: 190 fp64 columns (a 128-wide tile half empty
+    # past the first), 98 fp32 columns whose rows do not start on 16 bytes (the unaligned chain).
+    ("fp64-cols-190", (1128, 52, 190), 1, torch.float64, cols_plans([64, 128], [16, 32, 64], [1, 2, 4], 128, (1, 3))),
+    ("cols-98", (5104, 301, 98), 1, torch.float32, cols_plans([32, 64, 128], [16, 32, 64], [1, 2, 4], 128)
+     + chain_plans(301, [(64, 64, 1), (32, 64, 1), (32, 128, 1), (128, 32, 4)])),
 ]
 # Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
 TRANSPOSED_CASES = [
