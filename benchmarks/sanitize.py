@@ -10,8 +10,8 @@ import torch
 
 from triton_cumprod import cumprod
 from triton_cumprod.api import torch_scan
-from triton_cumprod.forward import scan_plan
-from triton_cumprod.layout import scan_view, unit_stride
+from triton_cumprod.forward import view_plan
+from triton_cumprod.layout import scan_view
 
 CASES = [
     ("rows, long", (3, 20001), 1, torch.float32),
@@ -94,9 +94,7 @@ def main():
         if name.endswith("sliced"):
             x = x[:, 1:]
         y = cumprod(x, dim)
-        view = scan_view(x, dim)
-        plan = scan_plan(*view[1:4], unit_stride(view[3], view[4]), y.dtype, x.device, x_itemsize=x.element_size(),
-                         scan_contiguous=view[4][1] == 1)
+        plan = view_plan(*scan_view(x, dim), y.dtype)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
             ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)

@@ -18,8 +18,9 @@ import triton
 from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.api import torch_scan
 from triton_cumprod.bench import host_us_per_call, sample_lines
-from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines
-from triton_cumprod.forward import cumprod_forward, default_dtype, device_traits, launch_scan, scan_3d, scan_plan
+from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines, split_programs, tile_lines
+from triton_cumprod.forward import (cumprod_forward, default_dtype, device_traits, launch_scan, scan_3d, scan_plan,
+                                    view_plan)
 from triton_cumprod.layout import scan_view, unit_stride
 
 
@@ -49,16 +50,16 @@ def sweep(name, shape, dim, dtype, plans, transposed=False):
     out_dtype = default_dtype(dtype)
     y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    chosen = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, x_itemsize=x.element_size(),
-                       scan_contiguous=strides[1] == 1)
+    chosen = view_plan(x3, n_outer, length, inner, strides, out_dtype)
     torch_err = error_eps(torch.cumprod(x, dim), x, dim)
-    n_sm = device_traits(x.device)[0]
+    n_sm, capability = device_traits(x.device)
+    settings = dispatch.tile_settings(capability, out_dtype.itemsize)
     print(f"== {name} {tuple(shape)} dim {dim} {dtype}: copy {t_copy:.3f} ms; torch error {torch_err:.0f} eps", flush=True)
     results = []
     for plan in plans:
         if plan[1] is None:
-            lines = n_outer * ceil_div(inner, plan[3]) if inner > 1 else ceil_div(n_outer, plan[3])
-            plan = (plan[0], *split_lines(lines, length, plan[4], n_sm, 16), *plan[3:])
+            lines = tile_lines(n_outer, inner, plan[3])
+            plan = (plan[0], *split_lines(lines, length, plan[4], n_sm, split_programs(settings, plan[6])), *plan[3:])
         real = forward.plan_scan
         # The split's scan of its chunk products (a shorter line) keeps the dispatcher's plan.
         forward.plan_scan = lambda n, line, *args, plan=plan, real=real, **kwargs: (
@@ -311,13 +312,15 @@ CASES = [
      + chain_plans(301, [(64, 64, 1), (32, 64, 1), (32, 128, 1), (128, 32, 4)])),
 ]
 # Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
+TRANSPOSED_TILES = ([32, 64, 128], [32, 64, 128], [1, 2, 4], 64)
+TRANSPOSED_CHAINS = [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)]
 TRANSPOSED_CASES = [
-    ("t-dim0", (13376, 6080), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)
-     + chain_plans(13376, [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)])),
-    ("t-dim0-odd", (13375, 6072), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)
-     + chain_plans(13375, [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)])),
-    ("t-dim0-wide", (4095, 65535), 0, torch.float32, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64)),
-    ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans([32, 64, 128], [32, 64, 128], [1, 2, 4], 64, split=True)),
+    ("t-dim0", (13376, 6080), 0, torch.float32,
+     cols_plans(*TRANSPOSED_TILES, split=True) + chain_plans(13376, TRANSPOSED_CHAINS)),
+    ("t-dim0-odd", (13375, 6072), 0, torch.float32,
+     cols_plans(*TRANSPOSED_TILES, split=True) + chain_plans(13375, TRANSPOSED_CHAINS)),
+    ("t-dim0-wide", (4095, 65535), 0, torch.float32, cols_plans(*TRANSPOSED_TILES)),
+    ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans(*TRANSPOSED_TILES, split=True)),
     ("t-dim0-int32", (13375, 6072), 0, torch.int32, cols_plans([32, 64], [32, 64], [1, 2], 64, split=True)),
 ]
 BACKWARD_CASES = [

@@ -286,11 +286,8 @@ def assert_same_exception(ours_fn, torch_fn):
     return our_exc
 
 
-def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=torch.float32, x_itemsize=None,
-                      scan_contiguous=False):
-    """The plan forward.scan_3d takes for a scan on `device` that writes `out_dtype` (from an input
-    of `x_itemsize` bytes an element, of stride 1 along the scan where `scan_contiguous`)."""
+def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=torch.float32):
+    """The plan forward.scan_3d takes for a scan on `device` that writes `out_dtype`."""
     from triton_cumprod.forward import scan_plan
 
-    return scan_plan(n_outer, length, inner, unit_stride, out_dtype, torch.device(device), x_itemsize=x_itemsize,
-                     scan_contiguous=scan_contiguous)
+    return scan_plan(n_outer, length, inner, unit_stride, out_dtype, torch.device(device))

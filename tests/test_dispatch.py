@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from reference import MAX_GRID_X, MAX_GRID_YZ, assert_cumprod_matches, near_one, plan_like_forward, random_input
 from triton_cumprod import cumprod
 from triton_cumprod.dispatch import plan_scan
-from triton_cumprod.forward import device_traits
-from triton_cumprod.layout import scan_view, unit_stride
+from triton_cumprod.forward import device_traits, view_plan
+from triton_cumprod.layout import scan_view
 
 # (n_sm, compute capability) pairs: the interpreter's, and GPUs from sm_70 to sm_120.
 MACHINES = [(4, (0, 0)), (80, (7, 0)), (108, (8, 0)), (128, (8, 9)), (132, (9, 0)), (148, (10, 0)), (170, (12, 0)), (1, (9, 0))]
@@ -222,18 +222,15 @@ FAMILIES = {
 
 def plan_for(x, dim):
     """The plan forward.scan_3d takes for cumprod(x, dim) of these inputs."""
-    _, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-    return plan_like_forward(n_outer, length, inner, unit_stride(inner, strides), x.device, x.dtype,
-                             scan_contiguous=strides[1] == 1)
+    return view_plan(*scan_view(x, dim % x.dim()), x.dtype)
 
 
 def step_of(family, device):
     """The plan's longest step (BLOCK_L) for this family: that of a very long line."""
     make, n = FAMILIES[family]
-    x, dim = make(2, n, 0, "cpu")
-    _, n_outer, _, inner, strides = scan_view(x, dim)
-    return plan_like_forward(n_outer, 1 << 24, inner, unit_stride(inner, strides), device, x.dtype,
-                             scan_contiguous=strides[1] == 1)[4]
+    x, dim = make(2, n, 0, device)
+    x3, n_outer, _, inner, strides = scan_view(x, dim)
+    return view_plan(x3, n_outer, 1 << 24, inner, strides, x.dtype)[4]
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])

@@ -145,7 +145,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         wide = block_a == width
         tile_bytes = wide_tile_bytes if wide else 16 * 1024
         block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
-        lines = n_outer * ceil_div(inner, block_a)
+        lines = tile_lines(n_outer, inner, block_a)
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, stages if wide else 1))
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
         thread_bytes = wide_thread_bytes if wide else 128
@@ -180,10 +180,16 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06).
             block_a, block_l, num_warps = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
             block_a, block_l = min(block_a, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
-            lines = n_outer * ceil_div(inner, block_a)
-            n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, 1))
+            n_chunks, chunk = split_lines(tile_lines(n_outer, inner, block_a), length, block_l, n_sm,
+                                          split_programs(settings, 1))
             num_stages = 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def tile_lines(n_outer, inner, block_a):
+    """Lines of tiles side by side: tiles of BLOCK_A rows where inner == 1, else of BLOCK_A inner
+    positions of each outer index."""
+    return ceil_div(n_outer, block_a) if inner == 1 else n_outer * ceil_div(inner, block_a)
 
 
 def row_tile(n_rows, length, settings, unit_stride):

@@ -32,6 +32,12 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
                      exclusive, reverse, skew, scan_contiguous)
 
 
+def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
+    """scan_plan for `x` read as (n_outer, length, inner) through `strides` (layout.scan_view's)."""
+    return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
+                     x.element_size(), strides[1] == 1)
+
+
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
     """Write the cumulative product of `x`, read as (n_outer, length, inner) through `strides`, over
     its middle axis into the contiguous `y`: `exclusive`, each output is the product of the elements
@@ -42,8 +48,7 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     order: results are bitwise reproducible. Rows multiplied in float32 take a single pass instead
     (kernels/lookback.py). Returns the launch where the scan took one launch (see launch_scan),
     else None."""
-    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
-                     x.element_size(), strides[1] == 1)
+    plan = view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
