@@ -60,6 +60,11 @@ CASES = [
     ((131072, 8192), 0, "float32", None, False, True, True),
     # float64 rows take the single pass too.
     ((134217727,), 0, "float64", None, False, True),
+    # Lengths a multiple of the vector but not of 16 elements: rows start and end on vectors, which
+    # the compiler must be told (it saw 8-byte accesses on float64 47488622, 4-byte on float32 1000004).
+    ((47488622,), 0, "float64", None, False, True),
+    ((1000004,), 0, "float32", None, False, True),
+    ((1000008,), 0, "bfloat16", None, False, True, False, True, True),
     # Short rows of 8-byte results: tiles of 16 values a thread (at 32 they spilled, forward and
     # gradient).
     ((6244872, 10), 1, "int32", None, False, True),

@@ -4,7 +4,7 @@ import triton.language as tl
 
 from ..dispatch import ceil_div, next_power_of_2, register_cap
 from .combine import (accumulator_dtype, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece, scan_mirrored,
-                      scan_piece, scan_tile, triton_dtype, vector_elements, within, x_phase)
+                      scan_piece, scan_tile, triton_dtype, vector_elements, vectors_from, within, x_phase)
 
 
 @triton.jit
@@ -115,7 +115,9 @@ def scan_lookback_kernel(
     if EDGES:
         body, body_end = body_of(row_start, row_end, VEC)
     else:
-        body, body_end = row_start, row_end
+        # Rows start and end on vectors: vectors_from says so to the compiler, which otherwise sees
+        # multiples of VEC only where length is one of 16 (fp64 1-D 47488622 loaded 8 bytes at a time).
+        body, body_end = vectors_from(row_start, VEC), vectors_from(row_end, VEC)
     tile = tiles_per_row - 1 - t if REVERSE else t  # the tile's place in the row
     col = body + tile * BLOCK_L
     if REVERSE:
