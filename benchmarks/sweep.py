@@ -98,27 +98,46 @@ def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096,
         print(line, flush=True)
 
 
-def sweep_lookback(cases=(((1 << 28,), torch.float32), ((16, 1 << 24), torch.float32), ((1000003,), torch.float32),
-                           ((1 << 28,), torch.bfloat16), ((1 << 27,), torch.float64), ((47488623,), torch.float64),
-                           ((47488622,), torch.float64)),
-                   steps=(2048, 4096), windows=(32, 64, 128), groups=(8,)):
-    """The single-pass scan (kernels/lookback.py) per tile, group and super-group size: ratio to
-    x.clone(), error in eps next to torch's, and whether ten runs give bitwise the same output."""
+# The single pass per (tile, tiles a group, bytes of a tile a thread): the fp32 and 16-bit 1-D
+# lengths of the suite and the sweep, 16-bit tiles of fp32's bytes, and fp64 1-D lengths around the
+# sweep's 47488622 (0.66 on an H100 where its neighbours ran 0.80-0.83).
+CURRENT_16 = [(4096, 64, 128)]
+WIDE_16 = [(8192, 64, 128), (8192, 128, 128), (8192, 64, 64)]
+FP64_TILES = [(4096, 64, 128), (2048, 64, 128), (2048, 128, 128), (4096, 32, 128), (4096, 128, 128)]
+LOOKBACK_CASES = [
+    ((1 << 28,), 0, torch.bfloat16, CURRENT_16 + WIDE_16),
+    ((54439560,), 0, torch.float16, CURRENT_16 + WIDE_16[:2]),
+    ((4, 16777216, 3), 1, torch.bfloat16, CURRENT_16 + WIDE_16[:1]),
+    ((4, 16777216, 3), 1, torch.float32, [(4096, 128, 128), (8192, 128, 128)]),
+    ((47488622,), 0, torch.float64, FP64_TILES),
+    ((47488623,), 0, torch.float64, FP64_TILES[:1]),
+]
+
+
+def sweep_lookback(cases=LOOKBACK_CASES):
+    """The single-pass scan (kernels/lookback.py) per (tile, tiles a group, bytes of a tile a
+    thread): ratio to x.clone(), error in eps next to torch's, and whether ten runs give bitwise the
+    same output."""
     real = dispatch.tile_settings
-    for shape, dtype in cases:
+    for shape, dim, dtype, configs in cases:
         x = make_probe_input(shape, dtype)
         t_copy = time_ms(lambda: x.clone())
-        print(f"== lookback {shape} {dtype}: copy {t_copy:.3f} ms; torch ratio {t_copy / time_ms(lambda: torch.cumprod(x, -1)):.3f}, "
-              f"error {error_eps(torch.cumprod(x, -1), x, x.dim() - 1):.0f} eps", flush=True)
-        for step, window, group in itertools.product(steps, windows, groups):
+        print(f"== lookback {shape} dim {dim} {dtype}: copy {t_copy:.3f} ms; torch ratio "
+              f"{t_copy / time_ms(lambda: torch.cumprod(x, dim)):.3f}, error {error_eps(torch.cumprod(x, dim), x, dim):.0f} eps",
+              flush=True)
+        for step, window, thread_bytes in configs:
             dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step,
-                                                            "lookback_window": window, "lookback_groups": group}
+                                                            "lookback_window": window,
+                                                            "lookback_thread_bytes": thread_bytes}
             try:
-                first = cumprod(x, -1)
-                same = all(torch.equal(first, cumprod(x, -1)) for _ in range(9))
-                ratio = t_copy / time_ms(lambda: cumprod(x, -1))
-                print(f"   step {step} window {window} groups {group}: ratio {ratio:.3f}  error {error_eps(first, x, x.dim() - 1):.0f} eps"
-                      f"  10 runs bitwise equal: {same}", flush=True)
+                first = cumprod(x, dim)
+                same = all(torch.equal(first, cumprod(x, dim)) for _ in range(9))
+                ratio = t_copy / time_ms(lambda: cumprod(x, dim))
+                print(f"   step {step} window {window} thread bytes {thread_bytes}: ratio {ratio:.3f}  "
+                      f"error {error_eps(first, x, dim):.0f} eps  10 runs bitwise equal: {same}", flush=True)
+            except Exception as e:
+                print(f"   step {step} window {window} thread bytes {thread_bytes}: failed {type(e).__name__}: "
+                      f"{str(e)[:100]}", flush=True)
             finally:
                 dispatch.tile_settings = real
         del x
@@ -307,14 +326,25 @@ CASES = [
     ("narrow-dim0", (16777216, 4), 0, torch.float32, []),
     # The sweep's counted layouts slower than torch: 190 fp64 columns (a 128-wide tile half empty
     # past the first), 98 fp32 columns whose rows do not start on 16 bytes (the unaligned chain).
-    ("fp64-cols-190", (1128, 52, 190), 1, torch.float64, cols_plans([64, 128], [16, 32, 64], [1, 2, 4], 128, (1, 3))),
-    ("cols-98", (5104, 301, 98), 1, torch.float32, cols_plans([32, 64, 128], [16, 32, 64], [1, 2, 4], 128)
-     + chain_plans(301, [(64, 64, 1), (32, 64, 1), (32, 128, 1), (128, 32, 4)])),
+    ("fp64-cols-190", (1128, 52, 190), 1, torch.float64,
+     [("cols", 1, 1 << 40, i, l, w, st) for i, l, w, st in [(128, 32, 2, 3), (128, 32, 2, 1), (64, 32, 4, 1), (64, 64, 4, 1),
+                                                              (64, 32, 2, 1), (64, 16, 1, 1), (64, 64, 2, 1)]]),
+    ("cols-98", (5104, 301, 98), 1, torch.float32,
+     [("cols", 1, 1 << 40, i, l, w, 1) for i, l, w in [(64, 64, 1), (64, 32, 1), (32, 64, 1), (128, 32, 4)]]
+     + chain_plans(301, [(64, 64, 1), (32, 64, 1), (32, 128, 1)])),
 ]
 # Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
 TRANSPOSED_TILES = ([32, 64, 128], [32, 64, 128], [1, 2, 4], 64)
 TRANSPOSED_CHAINS = [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)]
+# Tiles a vector deep along the scan and wide along inner: each thread loads 16 bytes of a column
+# and scans them in its registers; the lanes store along inner.
+SHALLOW_TILES = [("cols", None, 1 << 40, i, l, w, st) for i, l, w, st in [
+    (64, 4, 1, 1), (128, 4, 1, 1), (128, 8, 1, 1), (256, 4, 2, 1), (256, 8, 2, 1), (512, 4, 4, 1), (128, 4, 1, 3),
+    (256, 4, 2, 3), (128, 16, 4, 1)]]
 TRANSPOSED_CASES = [
+    ("t-shallow", (13376, 6080), 0, torch.float32, SHALLOW_TILES),
+    ("t-shallow-odd", (13375, 6072), 0, torch.float32, SHALLOW_TILES),
+    ("t-shallow-bf16", (1914, 22690), 0, torch.bfloat16, [(k, n, c, i, 2 * l, w, st) for k, n, c, i, l, w, st in SHALLOW_TILES]),
     ("t-dim0", (13376, 6080), 0, torch.float32,
      cols_plans(*TRANSPOSED_TILES, split=True) + chain_plans(13376, TRANSPOSED_CHAINS)),
     ("t-dim0-odd", (13375, 6072), 0, torch.float32,

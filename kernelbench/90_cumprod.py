@@ -533,7 +533,9 @@ def scan_lookback_kernel(
     if EDGES:
         body, body_end = body_of(row_start, row_end, VEC)
     else:
-        body, body_end = row_start, row_end
+        # Rows start and end on vectors: vectors_from says so to the compiler, which otherwise sees
+        # multiples of VEC only where length is one of 16 (fp64 1-D 47488622 loaded 8 bytes at a time).
+        body, body_end = vectors_from(row_start, VEC), vectors_from(row_end, VEC)
     tile = tiles_per_row - 1 - t if REVERSE else t  # the tile's place in the row
     col = body + tile * BLOCK_L
     if REVERSE:
@@ -939,9 +941,10 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
                 lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
-                lookback_groups=8, lookback_inner=8,
-                backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), backward_chain_tile=(32, 64),
-                chain_below_warps_per_sm=2, chain_hop_bytes=1 << 21)
+                lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
+                backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
+                backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
+                chain_hop_bytes=1 << 21)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
@@ -978,8 +981,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             # 0.674; forwards 0.727 and 0.680); float64 keeps 128 (at 256 ptxas spills on sm_89 and
             # sm_90).
             kind, num_stages = "lookback", 1
-            n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize,
-                                                                            256 if reverse and itemsize <= 4 else 128)
+            thread_bytes = settings["lookback_thread_bytes"] * (2 if reverse and itemsize <= 4 else 1)
+            n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize, thread_bytes)
     else:
         kind = "cols"
         width, wide_tile_bytes, wide_thread_bytes, stages = settings["reverse_cols" if reverse else "cols"]
@@ -998,7 +1001,9 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
         thread_bytes = wide_thread_bytes if wide else 128
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
-        num_stages = stages if wide and chunk > block_l else 1
+        # Tiles in flight pay off only where a program walks several steps of them: fp64 141 x 8 x 52
+        # x 190 dim 2 (two steps a line) 0.740 in three stages, 0.962 in one (benchmarks/NOTES.md).
+        num_stages = stages if wide and chunk >= 2 * stages * block_l else 1
         if single_pass and unit_stride and inner <= settings["lookback_inner"]:
             # A few columns side by side: the single pass, on tiles of all of them
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
@@ -1012,8 +1017,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         heavy_hops = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
         few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
-        # stride) load a column a lane: a tile a program keeps more of them in flight.
-        unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
+        # stride) load a column a lane: a tile a program keeps more of them in flight, where the
+        # lines' walks alone hold few warps a multiprocessor (32767 x 32767 dim 0: 512 lines, the
+        # chain 0.821, the walk 0.622; 8 x 638 x 301 x 98 dim 2: 10208 lines, 0.450 and 0.719).
+        unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
+                     and lines * num_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
         if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
@@ -1049,10 +1057,11 @@ def short_tile_warps(elements, itemsize):
     return max(1, min(4, elements * max(itemsize, 4) // 4096))
 
 
-def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
+def single_pass_plan(length, width, settings, itemsize, thread_bytes=None):
     n_tiles, block_l, window, groups = lookback_tiles(length, settings["lookback_step"] // width,
                                                       settings["lookback_window"] // min(width, 4),
                                                       settings["lookback_groups"])
+    thread_bytes = thread_bytes or settings["lookback_thread_bytes"]
     return n_tiles, block_l, window, groups, max(1, block_l * width * itemsize // (32 * thread_bytes))
 
 

@@ -156,6 +156,27 @@ def test_transposed_columns_take_small_tiles(machine, itemsize):
     assert transposed[3] * transposed[4] // transposed[5] < along_inner[3] * along_inner[4] // along_inner[5]
 
 
+@pytest.mark.parametrize("machine", MACHINES[1:], ids=lambda m: f"{m[0]}sm")
+def test_column_stages_need_several_steps(machine):
+    """Wide column tiles are pipelined only where a program walks several steps of them: float64
+    lines 52 deep take one stage, 16384 deep the setting's (benchmarks/NOTES.md)."""
+    short = plan_scan(1128, 52, 190, True, *machine, 8)
+    deep = plan_scan(1, 16384, 16384, True, *machine, 8)
+    assert short[0] == deep[0] == "cols"
+    assert short[6] == 1 and deep[6] > 1
+
+
+@pytest.mark.parametrize("machine", MACHINES[1:-1], ids=lambda m: f"{m[0]}sm")
+def test_unaligned_chain_only_where_lines_are_few(machine):
+    """Columns whose rows do not start on 16 bytes take the chain where their lines hold few warps
+    a multiprocessor (32767 x 32767 dim 0), the column walk where they hold many (98 columns of
+    5104 lines)."""
+    few = plan_scan(1, 32767, 32767, True, *machine, 4, single_pass=True)
+    many = plan_scan(5104, 301, 98, True, *machine, 4, single_pass=True)
+    assert few[0] == "chain"
+    assert many[0] == "cols"
+
+
 def test_strategy_kinds():
     for machine in MACHINES:
         assert plan(10, 100, 1, True, *machine)[0] == "rows"

@@ -21,12 +21,14 @@ def tile_settings(capability, itemsize):
     gradient's split; lookback_step,
     lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of
     the single-pass scan; lookback_inner: the most inner positions the single pass takes in one
-    tile (a scan dim followed by a few); backward_window: the tiles a group of the single-pass
-    gradient; chain_tile: (columns, positions) of a tile of the column chain (one warp, a column
-    a lane), taken where column lines put fewer than chain_below_warps_per_sm warps on each
-    multiprocessor and the tiles of one depth hold at least chain_hop_bytes; chain_unaligned_tile:
-    the chain's tile where the tile's rows do not start on 16 bytes (inner sizes that are not a
-    multiple of a vector).
+    tile (a scan dim followed by a few); lookback_thread_bytes: bytes of a single pass's tile a
+    thread (sets its warps); backward_step, backward_window: the tile and the tiles a group of the
+    single-pass gradient; chain_tile: (columns, positions) of a tile of the column chain (one warp,
+    a column a lane), taken where column lines put fewer than chain_below_warps_per_sm warps on
+    each multiprocessor and the tiles of one depth hold at least chain_hop_bytes;
+    chain_unaligned_tile: the chain's tile where the tile's rows do not start on 16 bytes (inner
+    sizes that are not a multiple of a vector), taken where column lines put fewer than
+    chain_unaligned_below_warps_per_sm warps on each multiprocessor.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -70,9 +72,10 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
                 lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
-                lookback_groups=8, lookback_inner=8,
-                backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), backward_chain_tile=(32, 64),
-                chain_below_warps_per_sm=2, chain_hop_bytes=1 << 21)
+                lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
+                backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
+                backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
+                chain_hop_bytes=1 << 21)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
@@ -130,8 +133,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
             # 0.674; forwards 0.727 and 0.680); float64 keeps 128 (at 256 ptxas spills on sm_89 and
             # sm_90).
             kind, num_stages = "lookback", 1
-            n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize,
-                                                                            256 if reverse and itemsize <= 4 else 128)
+            thread_bytes = settings["lookback_thread_bytes"] * (2 if reverse and itemsize <= 4 else 1)
+            n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize, thread_bytes)
     else:
         kind = "cols"
         width, wide_tile_bytes, wide_thread_bytes, stages = settings["reverse_cols" if reverse else "cols"]
@@ -150,7 +153,9 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
         thread_bytes = wide_thread_bytes if wide else 128
         num_warps = max(1, min(4, block_a * block_l * itemsize // (32 * thread_bytes)))
-        num_stages = stages if wide and chunk > block_l else 1
+        # Tiles in flight pay off only where a program walks several steps of them: fp64 141 x 8 x 52
+        # x 190 dim 2 (two steps a line) 0.740 in three stages, 0.962 in one (benchmarks/NOTES.md).
+        num_stages = stages if wide and chunk >= 2 * stages * block_l else 1
         if single_pass and unit_stride and inner <= settings["lookback_inner"]:
             # A few columns side by side: the single pass, on tiles of all of them
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
@@ -164,8 +169,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         heavy_hops = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
         few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
-        # stride) load a column a lane: a tile a program keeps more of them in flight.
-        unaligned = unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
+        # stride) load a column a lane: a tile a program keeps more of them in flight, where the
+        # lines' walks alone hold few warps a multiprocessor (32767 x 32767 dim 0: 512 lines, the
+        # chain 0.821, the walk 0.622; 8 x 638 x 301 x 98 dim 2: 10208 lines, 0.450 and 0.719).
+        unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
+                     and lines * num_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
         if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
@@ -210,7 +218,7 @@ def short_tile_warps(elements, itemsize):
     return max(1, min(4, elements * max(itemsize, 4) // 4096))
 
 
-def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
+def single_pass_plan(length, width, settings, itemsize, thread_bytes=None):
     """(tiles, BLOCK_L, WINDOW, GROUPS, num_warps) of the single pass (kernels/lookback.py) over
     lines of `length` positions by `width` columns (1 for rows), with tile_settings' `settings`: a
     tile of lookback_step elements, `thread_bytes` of it a thread (registers bound how many tiles a
@@ -220,6 +228,7 @@ def single_pass_plan(length, width, settings, itemsize, thread_bytes=128):
     n_tiles, block_l, window, groups = lookback_tiles(length, settings["lookback_step"] // width,
                                                       settings["lookback_window"] // min(width, 4),
                                                       settings["lookback_groups"])
+    thread_bytes = thread_bytes or settings["lookback_thread_bytes"]
     return n_tiles, block_l, window, groups, max(1, block_l * width * itemsize // (32 * thread_bytes))
 
 
@@ -316,7 +325,7 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         # Half the forward's look-back tiles, in groups of their own; 32 values a thread: 2048 on
         # 2 warps (1-D 2^28 under the register cap, groups of 64: plain 0.748, on 4096 0.728;
         # before the cap, exclusive 0.605, reverse 0.628, both 0.616, on 4096 0.503, 0.607, 0.604).
-        n_tiles, block_l, window, _ = lookback_tiles(length, settings["lookback_step"] // 2,
+        n_tiles, block_l, window, _ = lookback_tiles(length, settings["backward_step"],
                                                      settings["backward_window"])
         return "lookback", n_tiles, block_l, window, block_l, max(1, block_l // (32 * 32))
     return kind, n_chunks, chunk, block_a, block_l, num_warps
