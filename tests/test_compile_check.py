@@ -65,6 +65,10 @@ CASES = [
     ((47488622,), 0, "float64", None, False, True),
     ((1000004,), 0, "float32", None, False, True),
     ((1000008,), 0, "bfloat16", None, False, True, False, True, True),
+    # Column walks that fe95267 takes instead of three stages (float64 lines two steps deep) and of
+    # the unaligned chain (98 columns of many lines): no spill.
+    ((141, 8, 52, 190), 2, "float64", None, False, False),
+    ((8, 638, 301, 98), 2, "float32", None, False, False),
     # Short rows of 8-byte results: tiles of 16 values a thread (at 32 they spilled, forward and
     # gradient).
     ((6244872, 10), 1, "int32", None, False, True),
