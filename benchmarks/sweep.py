@@ -19,9 +19,8 @@ from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.api import torch_scan
 from triton_cumprod.bench import host_us_per_call, sample_lines
 from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines, split_programs, tile_lines
-from triton_cumprod.forward import (cumprod_forward, default_dtype, device_traits, launch_scan, scan_3d, scan_plan,
-                                    view_plan)
-from triton_cumprod.layout import scan_view, unit_stride
+from triton_cumprod.forward import cumprod_forward, default_dtype, device_traits, launch_scan, scan_3d, view_plan
+from triton_cumprod.layout import scan_view
 
 
 def time_ms(fn):
@@ -202,7 +201,7 @@ def host_layers(shape=(8, 128), dim=1):
     x = torch.rand(shape, device="cuda")
     y = torch.empty_like(x)
     x3, n_outer, length, inner, strides = scan_view(x, dim)
-    plan = scan_plan(n_outer, length, inner, unit_stride(inner, strides), torch.float32, x.device)
+    plan = view_plan(x3, n_outer, length, inner, strides, torch.float32)
     layers = [
         ("torch.cumprod", lambda: torch.cumprod(x, dim)),
         ("x.clone()", lambda: x.clone()),
@@ -285,8 +284,13 @@ def rows_plans(block_rs, block_ls, warps, stages=(1,)):
 
 def cols_plans(block_is, block_ls, warps, max_per_thread=64, stages=(1,), split=False):
     """Column plans of every tile; `split`: lines cut as the dispatcher would cut them (sweep)."""
-    return [("cols", None if split else 1, 1 << 40, i, l, w, s) for i, l, w, s in itertools.product(block_is, block_ls, warps, stages)
-            if i * l <= max_per_thread * 32 * w]
+    return listed_cols_plans([(i, l, w, s) for i, l, w, s in itertools.product(block_is, block_ls, warps, stages)
+                              if i * l <= max_per_thread * 32 * w], split)
+
+
+def listed_cols_plans(tiles, split=False):
+    """Column plans of the (columns, positions, warps, stages) `tiles`, as cols_plans'."""
+    return [("cols", None if split else 1, 1 << 40, i, l, w, s) for i, l, w, s in tiles]
 
 
 def chain_plans(length, tiles):
@@ -327,10 +331,10 @@ CASES = [
     # The sweep's counted layouts slower than torch: 190 fp64 columns (a 128-wide tile half empty
     # past the first), 98 fp32 columns whose rows do not start on 16 bytes (the unaligned chain).
     ("fp64-cols-190", (1128, 52, 190), 1, torch.float64,
-     [("cols", 1, 1 << 40, i, l, w, st) for i, l, w, st in [(128, 32, 2, 3), (128, 32, 2, 1), (64, 32, 4, 1), (64, 64, 4, 1),
-                                                              (64, 32, 2, 1), (64, 16, 1, 1), (64, 64, 2, 1)]]),
+     listed_cols_plans([(128, 32, 2, 3), (128, 32, 2, 1), (64, 32, 4, 1), (64, 64, 4, 1), (64, 32, 2, 1), (64, 16, 1, 1),
+                        (64, 64, 2, 1)])),
     ("cols-98", (5104, 301, 98), 1, torch.float32,
-     [("cols", 1, 1 << 40, i, l, w, 1) for i, l, w in [(64, 64, 1), (64, 32, 1), (32, 64, 1), (128, 32, 4)]]
+     listed_cols_plans([(64, 64, 1, 1), (64, 32, 1, 1), (32, 64, 1, 1), (128, 32, 4, 1)])
      + chain_plans(301, [(64, 64, 1), (32, 64, 1), (32, 128, 1)])),
 ]
 # Transposed inputs scanned along their contiguous dim: column tiles read along the scan.
@@ -338,13 +342,13 @@ TRANSPOSED_TILES = ([32, 64, 128], [32, 64, 128], [1, 2, 4], 64)
 TRANSPOSED_CHAINS = [(32, 128, 1), (32, 64, 1), (32, 128, 2), (64, 64, 2), (64, 32, 1)]
 # Tiles a vector deep along the scan and wide along inner: each thread loads 16 bytes of a column
 # and scans them in its registers; the lanes store along inner.
-SHALLOW_TILES = [("cols", None, 1 << 40, i, l, w, st) for i, l, w, st in [
-    (64, 4, 1, 1), (128, 4, 1, 1), (128, 8, 1, 1), (256, 4, 2, 1), (256, 8, 2, 1), (512, 4, 4, 1), (128, 4, 1, 3),
-    (256, 4, 2, 3), (128, 16, 4, 1)]]
+SHALLOW_TILES = [(64, 4, 1, 1), (128, 4, 1, 1), (128, 8, 1, 1), (256, 4, 2, 1), (256, 8, 2, 1), (512, 4, 4, 1), (128, 4, 1, 3),
+                 (256, 4, 2, 3), (128, 16, 4, 1)]
 TRANSPOSED_CASES = [
-    ("t-shallow", (13376, 6080), 0, torch.float32, SHALLOW_TILES),
-    ("t-shallow-odd", (13375, 6072), 0, torch.float32, SHALLOW_TILES),
-    ("t-shallow-bf16", (1914, 22690), 0, torch.bfloat16, [(k, n, c, i, 2 * l, w, st) for k, n, c, i, l, w, st in SHALLOW_TILES]),
+    ("t-shallow", (13376, 6080), 0, torch.float32, listed_cols_plans(SHALLOW_TILES, split=True)),
+    ("t-shallow-odd", (13375, 6072), 0, torch.float32, listed_cols_plans(SHALLOW_TILES, split=True)),
+    ("t-shallow-bf16", (1914, 22690), 0, torch.bfloat16,
+     listed_cols_plans([(i, 2 * l, w, st) for i, l, w, st in SHALLOW_TILES], split=True)),
     ("t-dim0", (13376, 6080), 0, torch.float32,
      cols_plans(*TRANSPOSED_TILES, split=True) + chain_plans(13376, TRANSPOSED_CHAINS)),
     ("t-dim0-odd", (13375, 6072), 0, torch.float32,

@@ -1008,13 +1008,14 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         chain_i, chain_l = settings["chain_tile"]
         # A chain only where the tiles of one depth move many bytes: a hop costs a round trip to L2.
         heavy_hops = n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]
-        few = lines * num_warps < settings["chain_below_warps_per_sm"] * n_sm
+        line_warps = lines * num_warps
+        few = line_warps < settings["chain_below_warps_per_sm"] * n_sm
         # Rows of the tile that do not start on 16 bytes (a contiguous input's inner size is their
         # stride) load a column a lane: a tile a program keeps more of them in flight, where the
         # lines' walks alone hold few warps a multiprocessor (32767 x 32767 dim 0: 512 lines, the
         # chain 0.821, the walk 0.622; 8 x 638 x 301 x 98 dim 2: 10208 lines, 0.450 and 0.719).
         unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
-                     and lines * num_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
+                     and line_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
         if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
