@@ -70,6 +70,32 @@ BACKWARD_CASES = [
 ]
 
 
+# Dims that do not merge around the scan (kernels/transposed.py): (name, shape, the order of its
+# dims in memory, a slice of the last stored dim, dim, dtype, exclusive, reverse).
+TURNED_CASES = [
+    ("turned, scan contiguous", (7, 33, 19, 37), (0, 3, 2, 1), False, 1, torch.float32, False, False),
+    ("turned, result along scan", (17, 3, 41), (2, 1, 0), False, 2, torch.float16, True, True),
+    ("turned, split", (3, 100003, 2, 17), (0, 3, 2, 1), False, 1, torch.float32, False, True),
+    ("turned, rows apart", (301, 7, 45), (0, 1, 2), True, 0, torch.float64, True, False),
+    ("turned, int32", (5, 301, 3, 40), (0, 3, 2, 1), False, 1, torch.int32, False, False),
+]
+
+
+def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
+    stored = [shape[d] for d in order]
+    stored[-1] += sliced
+    x = (1 + (torch.rand(stored, device="cuda") - 0.5) / 64).to(dtype)
+    if not dtype.is_floating_point:
+        x = torch.randint(-2, 3, stored, device="cuda", dtype=dtype)
+    x = (x[..., 1:] if sliced else x).permute(*[order.index(d) for d in range(len(shape))])
+    y = cumprod(x, dim, exclusive=exclusive, reverse=reverse)
+    ref = torch_scan(x.double() if dtype.is_floating_point else x.long(), dim, {}, exclusive, reverse)
+    ok = torch.allclose(y.double(), ref.double(), rtol=1e-2 if dtype == torch.float16 else 1e-4)
+    torch.cuda.synchronize()
+    print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: {'ok' if ok else 'WRONG'}", flush=True)
+    return ok
+
+
 def check_backward(name, shape, dim, exclusive, reverse, dtype=torch.float32):
     x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype).requires_grad_()
     g = torch.rand(shape, device="cuda").to(dtype)
@@ -109,6 +135,8 @@ def main():
         ok = torch.allclose(y.double(), torch_scan(x.double(), dim, {}, exclusive, reverse), rtol=1e-4)
         failures += not ok
         print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: {'ok' if ok else 'WRONG'}", flush=True)
+    for case in TURNED_CASES:
+        failures += not check_turned(*case)
     for case in BACKWARD_CASES:
         failures += not check_backward(*case)
     return 1 if failures else 0

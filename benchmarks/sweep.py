@@ -270,6 +270,66 @@ def sweep_split(cases=(((9411, 3928), 0, torch.bfloat16), ((127235, 198), 0, tor
         del x
 
 
+# Layouts of the random sweep (bench.SweepCase) whose dims do not merge around the scan, and 2-D
+# transposes that do: (shape, dim, dtype, view).
+TURNED_CASES = [((88, 20, 208, 75), 1, "float32", "transposed"), ((117, 47975, 7), 2, "float16", "transposed"),
+                ((5, 3115, 190, 41), 1, "float64", "transposed"), ((387, 207, 5, 114), 3, "float64", "transposed"),
+                ((555, 189, 145), 0, "float32", "sliced"), ((25, 26, 480, 713), 0, "float16", "sliced"),
+                ((13375, 6072), 0, "int32", "transposed"), ((9046605, 11), 0, "float16", "transposed"),
+                ((1914, 22690), 0, "float16", "transposed"), ((8192, 8192), 0, "float32", "transposed"),
+                ((32768, 32768), 1, "float32", "transposed"), ((4099, 4097), 1, "float32", "transposed")]
+# (BLOCK_L, BLOCK_I, warps, stages, programs a multiprocessor below which lines are cut) by result bytes.
+TURNED_TILES = {1: [(64, 64, 4, 1, 16), (64, 64, 4, 3, 8), (128, 32, 4, 1, 16)],
+                2: [(64, 64, 4, 1, 16), (64, 64, 4, 3, 8), (128, 32, 4, 1, 16)],
+                4: [(32, 64, 4, 1, 16), (32, 64, 4, 3, 8), (64, 32, 4, 1, 16)],
+                8: [(32, 32, 2, 1, 16), (32, 32, 2, 3, 8), (32, 16, 1, 1, 16)]}
+
+
+def sweep_turned(cases=TURNED_CASES, tiles=TURNED_TILES):
+    """kernels/transposed.py per tile on layouts of the random sweep, next to torch, the dispatcher
+    (through cumprod), and a contiguous copy of x scanned as the dispatcher scans it (what it did
+    before the kernel where dims do not merge)."""
+    from triton_cumprod.bench import SweepCase, sweep_input
+    from triton_cumprod.layout import turned_view
+
+    for shape, dim, dtype, view in cases:
+        x = sweep_input(SweepCase(shape, dim, dtype, view), "cuda")
+        out_dtype = default_dtype(x.dtype)
+        t_copy = time_ms(lambda: x.clone())
+        turned = turned_view(x, dim)
+        print(f"== turned {shape} dim {dim} {dtype} {view}: {turned}", flush=True)
+        print(f"   torch {t_copy / time_ms(lambda: torch.cumprod(x, dim)):.3f}, cumprod() "
+              f"{t_copy / time_ms(lambda: cumprod(x, dim)):.3f}, copy then scan "
+              f"{t_copy / time_ms(lambda: cumprod(x.contiguous(), dim)):.3f}, x.contiguous() "
+              f"{t_copy / time_ms(lambda: x.contiguous()):.3f}", flush=True)
+        if turned is None:
+            continue
+        real = forward.plan_transposed
+        y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+        for block_l, block_i, warps, stages, programs in tiles[out_dtype.itemsize]:
+            def plan(lines, length, inner, n_sm, *_):
+                width, steps = min(block_i, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
+                n_chunks = 1
+                if lines * ceil_div(inner, width) < programs * n_sm and length > 2 * steps:
+                    n_chunks = min(ceil_div(programs * n_sm, lines * ceil_div(inner, width)), ceil_div(length, steps), 65535)
+                chunk = ceil_div(ceil_div(length, n_chunks), steps) * steps
+                return "transposed", ceil_div(length, chunk), chunk, width, steps, warps, stages
+
+            forward.plan_transposed = plan
+            try:
+                fn = lambda: forward.scan_turned(x, y, turned, out_dtype)
+                fn()
+                first = y.clone()
+                t = time_ms(fn)
+                print(f"   tile {(block_l, block_i, warps, stages, programs)}: {t_copy / t:.3f}  error "
+                      f"{error_eps(y, x, dim):.0f} eps, repeats {torch.equal(first, y)}", flush=True)
+            except Exception as e:  # a tile the compiler rejects
+                print(f"   tile {(block_l, block_i, warps, stages, programs)}: failed {type(e).__name__}: {str(e)[:100]}")
+            finally:
+                forward.plan_transposed = real
+        del x, y
+
+
 def make_probe_input(shape, dtype):
     """Factors within 1e-3 of one (the regime where the scan's order shows in its error), or small
     integers (bench.make_input's)."""
@@ -365,7 +425,8 @@ BACKWARD_CASES = [
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [c[0] for c in CASES + TRANSPOSED_CASES] + ["row-accuracy", "lookback", "split", "options", "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
+    names = [c[0] for c in CASES + TRANSPOSED_CASES] + ["row-accuracy", "lookback", "split", "options", "turned",
+                                                       "bw-lookback"] + [c[0] for c in BACKWARD_CASES]
     parser.add_argument("--only", default="", help="comma-separated case names: " + ",".join(names))
     parser.add_argument("--host", action="store_true", help="also time the host path layer by layer")
     args = parser.parse_args()
@@ -387,6 +448,8 @@ def main():
         sweep_split()
     if not only or "options" in only:
         sweep_options()
+    if not only or "turned" in only:
+        sweep_turned()
     if not only or "bw-lookback" in only:
         sweep_backward_lookback()
     for name, shape, dim, block_ls, warps in BACKWARD_CASES:

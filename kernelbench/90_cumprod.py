@@ -756,6 +756,80 @@ def scan_chain_cols_kernel(
     chain_done(slots, t, n_tiles, lanes, BLOCK_I)
 
 
+@triton.jit
+def scan_transposed_kernel(
+    x_ptr,  # input, read as (n_outer, n_mid, length, inner) through its own strides
+    y_ptr,  # output, written through its strides; with REDUCE, contiguous (n_outer * n_mid, n_chunks, inner)
+    prefix_ptr,  # (n_outer * n_mid, n_chunks, inner) inclusive products of the chunks; read if HAS_PREFIX
+    n_mid,
+    length,
+    inner,
+    chunk,  # scan positions that one program covers (a multiple of BLOCK_L)
+    stride_xo,
+    stride_xm,
+    stride_xl,
+    stride_xi,
+    stride_yo,
+    stride_ym,
+    stride_yl,
+    stride_yi,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
+    BLOCK_L: tl.constexpr,  # scan positions per step
+    BLOCK_I: tl.constexpr,  # inner positions per program
+    REDUCE: tl.constexpr,  # write the product of each chunk instead of the scan
+    HAS_PREFIX: tl.constexpr,  # chunk c starts from the inclusive product of the chunks before it
+    STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each line's end
+):
+    # Program (p, c) owns BLOCK_I inner positions of one (outer, mid) line and walks scan positions
+    # [c * chunk, +chunk) in [BLOCK_L, BLOCK_I] tiles. x and y are contiguous along different axes
+    # (one along the scan, the other along inner): Triton lays the load along x's and the store
+    # along y's, and turns the tile between them through shared memory, so both move whole cache
+    # lines.
+    pid_c = tl.program_id(1)
+    n_chunks = tl.num_programs(1)
+    n_col_blocks = tl.cdiv(inner, BLOCK_I)
+    line = tl.program_id(0) // n_col_blocks
+    outer, mid = (line // n_mid).to(tl.int64), (line % n_mid).to(tl.int64)
+    cols = (tl.program_id(0) % n_col_blocks) * BLOCK_I + tl.arange(0, BLOCK_I)[None, :]
+    col_mask = cols < inner
+    start = pid_c.to(tl.int64) * chunk
+    end = tl.minimum(start + chunk, length)
+    if HAS_PREFIX:
+        arrive, arrives = arrival(pid_c, n_chunks, REVERSE)
+        carry = tl.load(prefix_ptr + (line.to(tl.int64) * n_chunks + arrive) * inner + cols,
+                        mask=col_mask & arrives, other=1).to(ACC)
+    else:
+        carry = tl.full([1, BLOCK_I], 1, ACC)
+    x_cols = x_ptr + outer * stride_xo + mid * stride_xm + cols.to(tl.int64) * stride_xi
+    y_cols = y_ptr + outer * stride_yo + mid * stride_ym + cols.to(tl.int64) * stride_yi
+    if REVERSE:
+        last_pos = start + (tl.cdiv(end - start, BLOCK_L) - 1) * BLOCK_L  # the chunk's last step
+    # The tile's rows in the order the scan meets them (a reverse scan reads each step from its
+    # last position, as kernels/cols.py does).
+    order = tl.arange(0, BLOCK_L)[:, None]
+    for pos in tl.range(start, end, BLOCK_L, num_stages=STAGES):
+        if REVERSE:
+            pos = last_pos - (pos - start)
+            steps = pos + BLOCK_L - 1 - order
+        else:
+            steps = pos + order
+        mask = (steps < end) & col_mask
+        x = tl.load(x_cols + steps * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
+        if REVERSE or REDUCE:
+            x = tl.where(mask, x, 1)
+        if REDUCE:
+            carry = carry * tl.reduce(x, 0, mul_combine, keep_dims=True)
+        else:
+            y, inclusive = scan_tile(x, carry, order, 0, 0, EXCLUSIVE, False)
+            tl.store(y_cols + steps * stride_yl, y.to(OUT), mask=mask)
+            carry = leaving(inclusive, order, 0, 0, False)[None, :]
+    if REDUCE:
+        tl.store(y_ptr + (line.to(tl.int64) * n_chunks + pid_c) * inner + cols, carry, mask=col_mask)
+
+
 def vector_elements(*itemsizes, block=None):
     vec = max(1, 16 // max(itemsizes))
     return vec if block is None else min(vec, block)
@@ -906,6 +980,22 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
     return launch_resident(kernel, grid, args, num_warps, x.device), grid, args
 
 
+def launch_transposed(x, y, prefix, view, out_dtype, plan, reduce, exclusive=False, reverse=False):
+    (n_outer, n_mid, length, inner), x_strides, y_strides = view
+    _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
+    grid = (n_outer * n_mid * ceil_div(inner, block_i), n_chunks)
+    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
+    args = dict(
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_mid=n_mid, length=length, inner=inner,
+        chunk=chunk, stride_xo=x_strides[0], stride_xm=x_strides[1], stride_xl=x_strides[2],
+        stride_xi=x_strides[3], stride_yo=y_strides[0], stride_ym=y_strides[1], stride_yl=y_strides[2],
+        stride_yi=y_strides[3], OUT=triton_dtype(out_dtype), ACC=triton_dtype(acc), BLOCK_L=block_l,
+        BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None, STAGES=num_stages,
+        EXCLUSIVE=exclusive, REVERSE=reverse,
+    )
+    return scan_transposed_kernel[grid](**args, num_warps=num_warps), grid, args
+
+
 def ceil_div(a, b):
     # triton.cdiv and triton.next_power_of_2 cost microseconds a call on the host; these cost nothing.
     return -(-a // b)
@@ -937,7 +1027,7 @@ def tile_settings(capability, itemsize):
                 lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21)
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 64, 4) if itemsize <= 4 else (1024, 32, 2))
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
@@ -1036,6 +1126,20 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
 
 
+def turns_well(sizes, x_strides, y_strides, x_itemsize, y_itemsize):
+    x_axis, y_axis = (2 if x_strides[2] == 1 else 3), (2 if y_strides[2] == 1 else 3)
+    return sizes[x_axis] * x_itemsize >= 32 and sizes[y_axis] * y_itemsize >= 32
+
+
+def plan_transposed(lines, length, inner, n_sm, capability, itemsize):
+    settings = tile_settings(capability, itemsize)
+    elements, width, num_warps = settings["transposed_tile"]
+    block_i = min(width, next_power_of_2(inner))
+    block_l = min(elements // block_i, next_power_of_2(length))
+    n_chunks, chunk = split_lines(lines * ceil_div(inner, block_i), length, block_l, n_sm, split_programs(settings, 1))
+    return "transposed", n_chunks, chunk, block_i, block_l, num_warps, 1
+
+
 def tile_lines(n_outer, inner, block_a):
     return ceil_div(n_outer, block_a) if inner == 1 else n_outer * ceil_div(inner, block_a)
 
@@ -1120,6 +1224,37 @@ def unit_stride(inner, strides):
     return strides[2 if inner > 1 else 1] == 1
 
 
+def merges(x, dim):
+    sizes, strides = x.shape, x.stride()
+    return merged_stride(sizes[:dim], strides[:dim]) is not None and merged_stride(
+        sizes[dim + 1:], strides[dim + 1:]) is not None
+
+
+def turned_view(x, dim):
+    sizes, strides = x.shape, x.stride()
+    others = [d for d in range(x.dim()) if d != dim and sizes[d] > 1]
+    if not others:
+        return None
+    after = [d for d in others if d > dim]
+    inner = after[-1] if after else min(others, key=lambda d: strides[d])
+    if strides[dim] != 1 and strides[inner] != 1:
+        return None
+    y_strides = [1] * x.dim()
+    for d in range(x.dim() - 2, -1, -1):
+        y_strides[d] = y_strides[d + 1] * sizes[d + 1]
+    merged = []
+    for size, x_stride, y_stride in [(sizes[d], strides[d], y_strides[d]) for d in others if d != inner]:
+        if merged and merged[-1][1] == x_stride * size and merged[-1][2] == y_stride * size:
+            merged[-1] = (merged[-1][0] * size, x_stride, y_stride)
+        else:
+            merged.append((size, x_stride, y_stride))
+    if len(merged) > 2:
+        return None
+    (n_outer, xo, yo), (n_mid, xm, ym) = [(1, 0, 0)] * (2 - len(merged)) + merged
+    return ((n_outer, n_mid, sizes[dim], sizes[inner]), (xo, xm, strides[dim], strides[inner]),
+            (yo, ym, y_strides[dim], y_strides[inner]))
+
+
 def device_traits(device):
     if device.type != "cuda":
         return 4, (0, 0)
@@ -1158,6 +1293,8 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
+    if plan[0] == "transposed":
+        return launch_transposed(x, y, prefix, strides, out_dtype, plan, reduce, exclusive, reverse)
     if plan[0] == "chain":
         return launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "rows":
@@ -1187,9 +1324,44 @@ def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
     if x.dim() == 0 or x.shape[dim] == 1:
         # A scan of one element is the element (an exclusive one, 1), cast as torch casts.
         return (y.fill_(1) if exclusive else y.copy_(x)), None
-    x, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
+    dim %= x.dim()
+    turned = turned_layout(x, dim, out_dtype)
+    if turned is not None:
+        launch = scan_turned(x, y, turned, out_dtype, exclusive, reverse)
+        return y, (launch if x is source else None)
+    x, n_outer, length, inner, strides = scan_view(x, dim)
     launch = scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
     return y, (launch if x is source else None)
+
+
+def turned_layout(x, dim, out_dtype):
+    if merges(x, dim):
+        return None
+    view = turned_view(x, dim)
+    if view is None or not turns_well(*view, x.element_size(), out_dtype.itemsize):
+        return None
+    return view
+
+
+def turned_plan(view, out_dtype, device):
+    n_outer, n_mid, length, inner = view[0]
+    return plan_transposed(n_outer * n_mid, length, inner, *device_traits(device), out_dtype.itemsize)
+
+
+def scan_turned(x, y, view, out_dtype, exclusive=False, reverse=False):
+    n_outer, n_mid, length, inner = view[0]
+    lines = n_outer * n_mid
+    plan = turned_plan(view, out_dtype, x.device)
+    n_chunks = plan[1]
+    if n_chunks == 1:
+        return launch_scan(x, y, None, lines, length, inner, view, out_dtype, plan, False, exclusive, reverse)
+    agg = aggregate_dtype(out_dtype)
+    totals = torch.empty((lines, n_chunks, inner), dtype=agg, device=x.device)
+    launch_scan(x, totals, None, lines, length, inner, view, out_dtype, plan, True)
+    prefix = torch.empty_like(totals)
+    scan_3d(totals, prefix, lines, n_chunks, inner, totals.stride(), agg, reverse=reverse)
+    launch_scan(x, y, prefix, lines, length, inner, view, out_dtype, plan, False, exclusive, reverse)
+    return None
 
 
 class ModelNew(nn.Module):

@@ -10,8 +10,8 @@ import pytest
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
-# (shape, dim, dtype, dtype=, transposed, whether the last launch's accesses must be as wide as its
-#  layout allows, backward, exclusive, reverse)
+# (shape, dim, dtype, dtype=, transposed (or the order of x's dims in memory), whether the last
+#  launch's accesses must be as wide as its layout allows, backward, exclusive, reverse)
 CASES = [
     ((32768, 32768), 1, "float32", None, False, True),
     ((32768, 32768), 1, "bfloat16", None, False, True),
@@ -79,6 +79,14 @@ CASES = [
     ((1914, 22690), 0, "bfloat16", None, True, False),
     ((13375, 6072), 0, "int32", None, True, False),
     ((2000, 3001), 0, "float32", None, True, False, False, True, True),
+    # Dims that do not merge around the scan (kernels/transposed.py), given as the order of the
+    # input's dims in memory: loads along the scan, stores along inner, 16 bytes where the sizes
+    # allow; no spill.
+    ((8, 64, 32, 64), 1, "float32", None, [0, 3, 2, 1], True),
+    ((88, 20, 208, 75), 1, "float32", None, [0, 3, 2, 1], False),
+    ((5, 3115, 190, 41), 1, "float64", None, [0, 3, 2, 1], False),
+    ((387, 207, 5, 114), 3, "float64", None, [3, 1, 2, 0], False, False, True, True),
+    ((555, 189, 145), 0, "bfloat16", None, [1, 0, 2], False),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}

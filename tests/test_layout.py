@@ -1,12 +1,13 @@
 """triton_cumprod.layout: reading a tensor of any strides as (n_outer, length, inner)."""
 import itertools
+import math
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triton_cumprod.layout import merged_stride, scan_view
+from triton_cumprod.layout import merged_stride, scan_view, turned_view
 
 
 def offsets(sizes, strides):
@@ -139,3 +140,52 @@ def test_scan_view_of_last_and_first_dims():
     _, n_outer, length, inner, strides = scan_view(x, 0)
     assert (n_outer, length, inner) == (1, 2, 12)
     assert strides[1:] == (12, 1)
+
+
+def read_turned(x, view):
+    """The elements a turned_view says to read, and the result offsets it says to write them at, as
+    (n_outer, n_mid, length, inner) tensors."""
+    sizes, x_strides, y_strides = view
+    x_read = torch.as_strided(x, sizes, x_strides, x.storage_offset())
+    offsets = torch.arange(x.numel()).reshape(x.shape)
+    y_at = torch.as_strided(offsets, sizes, y_strides)
+    return x_read, y_at
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_turned_view_reads_each_element_once_to_its_place(name):
+    """Where turned_view reads a layout, it reads every element of x once and writes it where the
+    contiguous result holds it; it reads only layouts contiguous along the scan or inner."""
+    x = LAYOUTS[name]()
+    for dim in range(x.dim()):
+        view = turned_view(x, dim)
+        if view is None:
+            continue
+        assert view[0][2] == x.shape[dim] and 1 in (view[1][2], view[1][3])
+        x_read, y_at = read_turned(x, view)
+        y = torch.empty(x.numel())
+        y[y_at.reshape(-1)] = x_read.reshape(-1)
+        assert sorted(y_at.reshape(-1).tolist()) == list(range(x.numel()))
+        assert torch.equal(y.reshape(x.shape), x.contiguous()), f"{name} dim {dim}"
+
+
+@given(shape=st.lists(st.integers(1, 4), min_size=2, max_size=5), data=st.data())
+def test_turned_view_of_permuted_and_sliced_tensors(shape, data):
+    """Permutations of contiguous tensors, sliced or not: the view, where there is one, maps every
+    element to its place; up to three dims, every tensor contiguous along the scan has one."""
+    order = data.draw(st.permutations(range(len(shape))))
+    stored = [shape[d] for d in order]
+    if data.draw(st.booleans()):
+        x = base(math.prod(stored[:-1]) * (stored[-1] + 1)).reshape(stored[:-1] + [stored[-1] + 1])[..., 1:]
+    else:
+        x = base(math.prod(stored)).reshape(stored)
+    x = x.permute(*[order.index(d) for d in range(len(shape))])
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    view = turned_view(x, dim)
+    if view is not None:
+        x_read, y_at = read_turned(x, view)
+        y = torch.empty(x.numel())
+        y[y_at.reshape(-1)] = x_read.reshape(-1)
+        assert torch.equal(y.reshape(x.shape), x.contiguous())
+    elif x.stride(dim) == 1 and x.dim() <= 3 and any(s > 1 for d, s in enumerate(x.shape) if d != dim):
+        raise AssertionError(f"no view of {tuple(x.shape)} {x.stride()} contiguous along dim {dim}")

@@ -30,7 +30,7 @@ from triton.compiler import ASTSource
 from triton_cumprod import autograd, forward
 from triton_cumprod.dispatch import register_cap
 from triton_cumprod.kernels import backward, cols, lookback, rows
-from triton_cumprod.layout import scan_view
+from triton_cumprod.kernels import transposed as transposed_kernels
 
 # What a GPU generation reports to the dispatcher: (multiprocessors, capability).
 TRAITS = {89: (128, (8, 9)), 90: (132, (9, 0))}
@@ -136,14 +136,20 @@ class _Compiler:
 def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, gradient=False, exclusive=False,
                  reverse=False):
     """The report of every kernel cumprod(x, dim, dtype=out_dtype, exclusive=..., reverse=...)
-    launches on sm_<arch>, or with `gradient` every kernel its backward launches."""
-    x = torch.empty(shape[::-1] if transposed else shape, dtype=dtype, device="meta")
-    x = x.t() if transposed else x
+    launches on sm_<arch>, or with `gradient` every kernel its backward launches. `transposed`: x
+    is a 2-D transpose, or, given as a list, the order of x's dims in memory (its last contiguous)."""
+    if isinstance(transposed, (list, tuple)):
+        order = list(transposed)
+    else:
+        order = list(range(len(shape)))[::-1 if transposed else 1]
+    x = torch.empty([shape[d] for d in order], dtype=dtype, device="meta")
+    x = x.permute(*[order.index(d) for d in range(len(shape))])
     out_dtype = out_dtype or forward.default_dtype(dtype)
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
     kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"),
                (lookback, "scan_lookback_cols_kernel"), (lookback, "scan_chain_cols_kernel"),
+               (transposed_kernels, "scan_transposed_kernel"),
                (backward, "backward_rows_kernel"), (backward, "backward_line_kernel"),
                (backward, "backward_cols_kernel"),
                (backward, "backward_lookback_kernel"), (backward, "backward_chain_cols_kernel")]
@@ -156,8 +162,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
         if gradient:
             autograd.cumprod_backward(x, y, torch.empty_like(y), dim, out_dtype, exclusive, reverse)
         else:
-            view, n_outer, length, inner, strides = scan_view(x, dim % x.dim())
-            forward.scan_3d(view, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
+            forward.run_forward(x, dim, out_dtype, y, exclusive, reverse)
     finally:
         forward.device_traits, autograd.device_traits = saved_traits
         for (module, name), kernel in zip(kernels, saved):
@@ -173,13 +178,15 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--out-dtype", help="dtype= of the call")
     parser.add_argument("--transposed", action="store_true", help="a transposed (non-contiguous) 2-D input")
+    parser.add_argument("--order", help="the order of the input's dims in memory, e.g. 0,3,2,1 (the last contiguous)")
     parser.add_argument("--gradient", action="store_true", help="the backward's kernels instead of the forward's")
     parser.add_argument("--exclusive", action="store_true", help="an exclusive scan")
     parser.add_argument("--reverse", action="store_true", help="a reverse scan")
     args = parser.parse_args(argv)
     shape = tuple(int(s) for s in args.shape.split(","))
     out_dtype = getattr(torch, args.out_dtype) if args.out_dtype else None
-    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, args.transposed, args.gradient,
+    layout = [int(d) for d in args.order.split(",")] if args.order else args.transposed
+    report = compile_call(shape, args.dim, getattr(torch, args.dtype), args.arch, out_dtype, layout, args.gradient,
                           args.exclusive, args.reverse)
     print(json.dumps(report, indent=1))
     return 0

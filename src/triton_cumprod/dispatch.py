@@ -28,7 +28,9 @@ def tile_settings(capability, itemsize):
     each multiprocessor and the tiles of one depth hold at least chain_hop_bytes;
     chain_unaligned_tile: the chain's tile where the tile's rows do not start on 16 bytes (inner
     sizes that are not a multiple of a vector), taken where column lines put fewer than
-    chain_unaligned_below_warps_per_sm warps on each multiprocessor.
+    chain_unaligned_below_warps_per_sm warps on each multiprocessor; transposed_tile: (elements,
+    columns, warps) of a kernels/transposed.py tile, as the column tiles of transposed inputs above
+    (64 x 32 on 4 warps, 8-byte results 32 x 32 on 2), not yet measured on this kernel.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -75,7 +77,7 @@ def tile_settings(capability, itemsize):
                 lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21)
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 64, 4) if itemsize <= 4 else (1024, 32, 2))
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
@@ -193,6 +195,28 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
                                           split_programs(settings, 1))
             num_stages = 1
     return kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages
+
+
+def turns_well(sizes, x_strides, y_strides, x_itemsize, y_itemsize):
+    """Whether kernels/transposed.py should scan a layout.turned_view of these sizes and strides
+    rather than a contiguous copy of x: where x's contiguous axis and the result's each span a
+    32-byte sector, so that its tiles load and store whole sectors (a copy then a scan move every
+    element twice)."""
+    x_axis, y_axis = (2 if x_strides[2] == 1 else 3), (2 if y_strides[2] == 1 else 3)
+    return sizes[x_axis] * x_itemsize >= 32 and sizes[y_axis] * y_itemsize >= 32
+
+
+def plan_transposed(lines, length, inner, n_sm, capability, itemsize):
+    """(kind, n_chunks, chunk, BLOCK_I, BLOCK_L, num_warps, num_stages) of kernels/transposed.py over
+    `lines` lines of `length` scan positions by `inner` positions, for `itemsize`-byte results: a
+    tile of transposed_tile's elements, BLOCK_I of inner wide (narrower where inner is), on its
+    warps; lines too few to fill the GPU are cut as plan_scan cuts them."""
+    settings = tile_settings(capability, itemsize)
+    elements, width, num_warps = settings["transposed_tile"]
+    block_i = min(width, next_power_of_2(inner))
+    block_l = min(elements // block_i, next_power_of_2(length))
+    n_chunks, chunk = split_lines(lines * ceil_div(inner, block_i), length, block_l, n_sm, split_programs(settings, 1))
+    return "transposed", n_chunks, chunk, block_i, block_l, num_warps, 1
 
 
 def tile_lines(n_outer, inner, block_a):

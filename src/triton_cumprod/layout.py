@@ -37,3 +37,42 @@ def unit_stride(inner, strides):
     """Whether an (n_outer, length, inner) view of `strides` is contiguous along the axis its tiles
     load along (dispatch.plan_scan): the scan axis where inner == 1, else the inner axis."""
     return strides[2 if inner > 1 else 1] == 1
+
+
+def merges(x, dim):
+    """Whether scan_view reads `x` around `dim` without a copy."""
+    sizes, strides = x.shape, x.stride()
+    return merged_stride(sizes[:dim], strides[:dim]) is not None and merged_stride(
+        sizes[dim + 1:], strides[dim + 1:]) is not None
+
+
+def turned_view(x, dim):
+    """Read `x` (scanned along `dim` into a contiguous result) as (n_outer, n_mid, length, inner)
+    for kernels/transposed.py: returns (sizes, x's strides, the result's strides), each over those
+    four axes (a tuple, not a named type: the answer file carries only functions), or None where
+    x is not contiguous along its scan or its inner axis, or its other dims do not merge into
+    two. Inner is the result's last dim after `dim` (the axis the result is contiguous along),
+    or, where `dim` is the last, x's own most contiguous other dim; the other dims merge into
+    outer and mid."""
+    sizes, strides = x.shape, x.stride()
+    others = [d for d in range(x.dim()) if d != dim and sizes[d] > 1]
+    if not others:
+        return None
+    after = [d for d in others if d > dim]
+    inner = after[-1] if after else min(others, key=lambda d: strides[d])
+    if strides[dim] != 1 and strides[inner] != 1:
+        return None
+    y_strides = [1] * x.dim()
+    for d in range(x.dim() - 2, -1, -1):
+        y_strides[d] = y_strides[d + 1] * sizes[d + 1]
+    merged = []
+    for size, x_stride, y_stride in [(sizes[d], strides[d], y_strides[d]) for d in others if d != inner]:
+        if merged and merged[-1][1] == x_stride * size and merged[-1][2] == y_stride * size:
+            merged[-1] = (merged[-1][0] * size, x_stride, y_stride)
+        else:
+            merged.append((size, x_stride, y_stride))
+    if len(merged) > 2:
+        return None
+    (n_outer, xo, yo), (n_mid, xm, ym) = [(1, 0, 0)] * (2 - len(merged)) + merged
+    return ((n_outer, n_mid, sizes[dim], sizes[inner]), (xo, xm, strides[dim], strides[inner]),
+            (yo, ym, y_strides[dim], y_strides[inner]))
