@@ -84,8 +84,9 @@ TURNED_CASES = [
 def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
     stored = [shape[d] for d in order]
     stored[-1] += sliced
-    x = (1 + (torch.rand(stored, device="cuda") - 0.5) / 64).to(dtype)
-    if not dtype.is_floating_point:
+    if dtype.is_floating_point:
+        x = (1 + (torch.rand(stored, device="cuda") - 0.5) / 64).to(dtype)
+    else:
         x = torch.randint(-2, 3, stored, device="cuda", dtype=dtype)
     x = (x[..., 1:] if sliced else x).permute(*[order.index(d) for d in range(len(shape))])
     y = cumprod(x, dim, exclusive=exclusive, reverse=reverse)

@@ -278,17 +278,18 @@ TURNED_CASES = [((88, 20, 208, 75), 1, "float32", "transposed"), ((117, 47975, 7
                 ((13375, 6072), 0, "int32", "transposed"), ((9046605, 11), 0, "float16", "transposed"),
                 ((1914, 22690), 0, "float16", "transposed"), ((8192, 8192), 0, "float32", "transposed"),
                 ((32768, 32768), 1, "float32", "transposed"), ((4099, 4097), 1, "float32", "transposed")]
-# (BLOCK_L, BLOCK_I, warps, stages, programs a multiprocessor below which lines are cut) by result bytes.
-TURNED_TILES = {1: [(64, 64, 4, 1, 16), (64, 64, 4, 3, 8), (128, 32, 4, 1, 16)],
-                2: [(64, 64, 4, 1, 16), (64, 64, 4, 3, 8), (128, 32, 4, 1, 16)],
-                4: [(32, 64, 4, 1, 16), (32, 64, 4, 3, 8), (64, 32, 4, 1, 16)],
-                8: [(32, 32, 2, 1, 16), (32, 32, 2, 3, 8), (32, 16, 1, 1, 16)]}
+# (transposed_tile's elements, columns and warps, steps in flight, split_programs_per_sm) by result bytes.
+TURNED_TILES = {1: [(4096, 64, 4, 1, 16), (4096, 64, 4, 3, 4), (4096, 32, 4, 1, 16)],
+                2: [(4096, 64, 4, 1, 16), (4096, 64, 4, 3, 4), (4096, 32, 4, 1, 16)],
+                4: [(2048, 64, 4, 1, 16), (2048, 64, 4, 3, 4), (2048, 32, 4, 1, 16)],
+                8: [(1024, 32, 2, 1, 16), (1024, 32, 2, 3, 4), (512, 16, 1, 1, 16)]}
 
 
 def sweep_turned(cases=TURNED_CASES, tiles=TURNED_TILES):
-    """kernels/transposed.py per tile on layouts of the random sweep, next to torch, the dispatcher
-    (through cumprod), and a contiguous copy of x scanned as the dispatcher scans it (what it did
-    before the kernel where dims do not merge)."""
+    """kernels/transposed.py per tile (dispatch.tile_settings' transposed_tile and split programs,
+    and steps in flight) on layouts of the random sweep, next to torch, the dispatcher (through
+    cumprod), and a contiguous copy of x scanned as the dispatcher scans it (what it did before the
+    kernel where dims do not merge)."""
     from triton_cumprod.bench import SweepCase, sweep_input
     from triton_cumprod.layout import turned_view
 
@@ -304,29 +305,24 @@ def sweep_turned(cases=TURNED_CASES, tiles=TURNED_TILES):
               f"{t_copy / time_ms(lambda: x.contiguous()):.3f}", flush=True)
         if turned is None:
             continue
-        real = forward.plan_transposed
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
-        for block_l, block_i, warps, stages, programs in tiles[out_dtype.itemsize]:
-            def plan(lines, length, inner, n_sm, *_):
-                width, steps = min(block_i, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
-                n_chunks = 1
-                if lines * ceil_div(inner, width) < programs * n_sm and length > 2 * steps:
-                    n_chunks = min(ceil_div(programs * n_sm, lines * ceil_div(inner, width)), ceil_div(length, steps), 65535)
-                chunk = ceil_div(ceil_div(length, n_chunks), steps) * steps
-                return "transposed", ceil_div(length, chunk), chunk, width, steps, warps, stages
-
-            forward.plan_transposed = plan
+        real_settings, real_plan = dispatch.tile_settings, forward.plan_transposed
+        for elements, width, warps, stages, programs in tiles[out_dtype.itemsize]:
+            dispatch.tile_settings = lambda cap, size, tile=(elements, width, warps), programs=programs: {
+                **real_settings(cap, size), "transposed_tile": tile, "split_programs_per_sm": programs}
+            forward.plan_transposed = lambda *args, stages=stages: real_plan(*args)[:6] + (stages,)
+            label = (elements, width, warps, stages, programs)
             try:
                 fn = lambda: forward.scan_turned(x, y, turned, out_dtype)
                 fn()
                 first = y.clone()
                 t = time_ms(fn)
-                print(f"   tile {(block_l, block_i, warps, stages, programs)}: {t_copy / t:.3f}  error "
-                      f"{error_eps(y, x, dim):.0f} eps, repeats {torch.equal(first, y)}", flush=True)
+                print(f"   tile {label}: {t_copy / t:.3f}  error {error_eps(y, x, dim):.0f} eps, "
+                      f"repeats {torch.equal(first, y)}", flush=True)
             except Exception as e:  # a tile the compiler rejects
-                print(f"   tile {(block_l, block_i, warps, stages, programs)}: failed {type(e).__name__}: {str(e)[:100]}")
+                print(f"   tile {label}: failed {type(e).__name__}: {str(e)[:100]}")
             finally:
-                forward.plan_transposed = real
+                dispatch.tile_settings, forward.plan_transposed = real_settings, real_plan
         del x, y
 
 

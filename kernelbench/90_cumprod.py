@@ -1136,7 +1136,7 @@ def plan_transposed(lines, length, inner, n_sm, capability, itemsize):
     elements, width, num_warps = settings["transposed_tile"]
     block_i = min(width, next_power_of_2(inner))
     block_l = min(elements // block_i, next_power_of_2(length))
-    n_chunks, chunk = split_lines(lines * ceil_div(inner, block_i), length, block_l, n_sm, split_programs(settings, 1))
+    n_chunks, chunk = split_lines(tile_lines(lines, inner, block_i), length, block_l, n_sm, split_programs(settings, 1))
     return "transposed", n_chunks, chunk, block_i, block_l, num_warps, 1
 
 
@@ -1203,7 +1203,7 @@ def merged_stride(sizes, strides):
     return 0 if stride is None else stride
 
 
-def scan_view(x, dim):
+def scan_view(x, dim, copy=True):
     sizes = x.shape
     length = sizes[dim]
     n_outer = 1
@@ -1215,6 +1215,8 @@ def scan_view(x, dim):
     stride_o = merged_stride(sizes[:dim], x.stride()[:dim])
     stride_i = merged_stride(sizes[dim + 1:], x.stride()[dim + 1:])
     if stride_o is None or stride_i is None:
+        if not copy:
+            return None
         x = x.contiguous()
         stride_o, stride_i = length * inner, 1
     return x, n_outer, length, inner, (stride_o, x.stride(dim), stride_i)
@@ -1222,12 +1224,6 @@ def scan_view(x, dim):
 
 def unit_stride(inner, strides):
     return strides[2 if inner > 1 else 1] == 1
-
-
-def merges(x, dim):
-    sizes, strides = x.shape, x.stride()
-    return merged_stride(sizes[:dim], strides[:dim]) is not None and merged_stride(
-        sizes[dim + 1:], strides[dim + 1:]) is not None
 
 
 def turned_view(x, dim):
@@ -1278,6 +1274,10 @@ def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, re
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
     plan = view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
+    return run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
+
+
+def run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
@@ -1325,43 +1325,29 @@ def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
         # A scan of one element is the element (an exclusive one, 1), cast as torch casts.
         return (y.fill_(1) if exclusive else y.copy_(x)), None
     dim %= x.dim()
-    turned = turned_layout(x, dim, out_dtype)
-    if turned is not None:
-        launch = scan_turned(x, y, turned, out_dtype, exclusive, reverse)
-        return y, (launch if x is source else None)
-    x, n_outer, length, inner, strides = scan_view(x, dim)
+    view = scan_view(x, dim, copy=False)
+    if view is None:
+        turned = turned_layout(x, dim, out_dtype)
+        if turned is not None:
+            launch = scan_turned(x, y, turned, out_dtype, exclusive, reverse)
+            return y, (launch if x is source else None)
+        view = scan_view(x, dim)
+    x, n_outer, length, inner, strides = view
     launch = scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
     return y, (launch if x is source else None)
 
 
 def turned_layout(x, dim, out_dtype):
-    if merges(x, dim):
-        return None
     view = turned_view(x, dim)
     if view is None or not turns_well(*view, x.element_size(), out_dtype.itemsize):
         return None
     return view
 
 
-def turned_plan(view, out_dtype, device):
-    n_outer, n_mid, length, inner = view[0]
-    return plan_transposed(n_outer * n_mid, length, inner, *device_traits(device), out_dtype.itemsize)
-
-
 def scan_turned(x, y, view, out_dtype, exclusive=False, reverse=False):
     n_outer, n_mid, length, inner = view[0]
-    lines = n_outer * n_mid
-    plan = turned_plan(view, out_dtype, x.device)
-    n_chunks = plan[1]
-    if n_chunks == 1:
-        return launch_scan(x, y, None, lines, length, inner, view, out_dtype, plan, False, exclusive, reverse)
-    agg = aggregate_dtype(out_dtype)
-    totals = torch.empty((lines, n_chunks, inner), dtype=agg, device=x.device)
-    launch_scan(x, totals, None, lines, length, inner, view, out_dtype, plan, True)
-    prefix = torch.empty_like(totals)
-    scan_3d(totals, prefix, lines, n_chunks, inner, totals.stride(), agg, reverse=reverse)
-    launch_scan(x, y, prefix, lines, length, inner, view, out_dtype, plan, False, exclusive, reverse)
-    return None
+    plan = plan_transposed(n_outer * n_mid, length, inner, *device_traits(x.device), out_dtype.itemsize)
+    return run_plan(x, y, n_outer * n_mid, length, inner, view, out_dtype, plan, exclusive, reverse)
 
 
 class ModelNew(nn.Module):

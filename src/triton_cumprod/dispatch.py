@@ -215,7 +215,7 @@ def plan_transposed(lines, length, inner, n_sm, capability, itemsize):
     elements, width, num_warps = settings["transposed_tile"]
     block_i = min(width, next_power_of_2(inner))
     block_l = min(elements // block_i, next_power_of_2(length))
-    n_chunks, chunk = split_lines(lines * ceil_div(inner, block_i), length, block_l, n_sm, split_programs(settings, 1))
+    n_chunks, chunk = split_lines(tile_lines(lines, inner, block_i), length, block_l, n_sm, split_programs(settings, 1))
     return "transposed", n_chunks, chunk, block_i, block_l, num_warps, 1
 
 

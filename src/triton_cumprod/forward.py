@@ -6,7 +6,7 @@ from .kernels.combine import accumulator_dtype, aggregate_dtype, line_skew, vect
 from .kernels.lookback import launch_chain, launch_lookback
 from .kernels.rows import launch_rows
 from .kernels.transposed import launch_transposed
-from .layout import merges, scan_view, turned_view, unit_stride
+from .layout import scan_view, turned_view, unit_stride
 
 
 def device_traits(device):
@@ -50,6 +50,12 @@ def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, r
     (kernels/lookback.py). Returns the launch where the scan took one launch (see launch_scan),
     else None."""
     plan = view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
+    return run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
+
+
+def run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=False, reverse=False):
+    """scan_3d under `plan`: one launch, or, where the plan cuts lines into chunks, the chunks'
+    products, their scan and the chunks' scan. `strides` as launch_scan takes them."""
     n_chunks = plan[1]
     if n_chunks == 1 or plan[0] in ("lookback", "chain"):
         return launch_scan(x, y, None, n_outer, length, inner, strides, out_dtype, plan, False, exclusive, reverse)
@@ -106,46 +112,31 @@ def run_forward(x, dim, out_dtype, y=None, exclusive=False, reverse=False):
         # A scan of one element is the element (an exclusive one, 1), cast as torch casts.
         return (y.fill_(1) if exclusive else y.copy_(x)), None
     dim %= x.dim()
-    turned = turned_layout(x, dim, out_dtype)
-    if turned is not None:
-        launch = scan_turned(x, y, turned, out_dtype, exclusive, reverse)
-        return y, (launch if x is source else None)
-    x, n_outer, length, inner, strides = scan_view(x, dim)
+    view = scan_view(x, dim, copy=False)
+    if view is None:
+        turned = turned_layout(x, dim, out_dtype)
+        if turned is not None:
+            launch = scan_turned(x, y, turned, out_dtype, exclusive, reverse)
+            return y, (launch if x is source else None)
+        view = scan_view(x, dim)
+    x, n_outer, length, inner, strides = view
     launch = scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive, reverse)
     return y, (launch if x is source else None)
 
 
 def turned_layout(x, dim, out_dtype):
-    """x's layout.turned_view where kernels/transposed.py scans it along `dim` into `out_dtype`, else
-    None: where x's dims do not merge around `dim`, so that scan_view would copy x first, the
-    kernel reads x as it lies and writes the result through its strides (dispatch.turns_well)."""
-    if merges(x, dim):
-        return None
+    """For `x` whose dims do not merge around `dim` (scan_view would copy it first): its
+    layout.turned_view where kernels/transposed.py scans it into `out_dtype`, reading x as it lies
+    and writing the result through its strides (dispatch.turns_well), else None."""
     view = turned_view(x, dim)
     if view is None or not turns_well(*view, x.element_size(), out_dtype.itemsize):
         return None
     return view
 
 
-def turned_plan(view, out_dtype, device):
-    """dispatch.plan_transposed's plan for a layout.turned_view, its outer and mid axes as the lines."""
-    n_outer, n_mid, length, inner = view[0]
-    return plan_transposed(n_outer * n_mid, length, inner, *device_traits(device), out_dtype.itemsize)
-
-
 def scan_turned(x, y, view, out_dtype, exclusive=False, reverse=False):
-    """scan_3d for a layout.turned_view of `x` (kernels/transposed.py): lines too few to fill the GPU
-    are cut into chunks the same way. Returns the launch where the scan took one, else None."""
+    """scan_3d for a layout.turned_view of `x` (kernels/transposed.py), its outer and mid axes as the
+    lines. Returns the launch where the scan took one, else None."""
     n_outer, n_mid, length, inner = view[0]
-    lines = n_outer * n_mid
-    plan = turned_plan(view, out_dtype, x.device)
-    n_chunks = plan[1]
-    if n_chunks == 1:
-        return launch_scan(x, y, None, lines, length, inner, view, out_dtype, plan, False, exclusive, reverse)
-    agg = aggregate_dtype(out_dtype)
-    totals = torch.empty((lines, n_chunks, inner), dtype=agg, device=x.device)
-    launch_scan(x, totals, None, lines, length, inner, view, out_dtype, plan, True)
-    prefix = torch.empty_like(totals)
-    scan_3d(totals, prefix, lines, n_chunks, inner, totals.stride(), agg, reverse=reverse)
-    launch_scan(x, y, prefix, lines, length, inner, view, out_dtype, plan, False, exclusive, reverse)
-    return None
+    plan = plan_transposed(n_outer * n_mid, length, inner, *device_traits(x.device), out_dtype.itemsize)
+    return run_plan(x, y, n_outer * n_mid, length, inner, view, out_dtype, plan, exclusive, reverse)

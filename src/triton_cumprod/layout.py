@@ -13,10 +13,10 @@ def merged_stride(sizes, strides):
         span = step * size
     return 0 if stride is None else stride
 
-def scan_view(x, dim):
+def scan_view(x, dim, copy=True):
     """Read `x` as (n_outer, length, inner) around `dim`: returns the tensor to read (x itself, or a
-    contiguous copy when the dims before or after `dim` do not merge), the three sizes and its three
-    strides over them."""
+    contiguous copy when the dims before or after `dim` do not merge; without `copy`, None then),
+    the three sizes and its three strides over them."""
     sizes = x.shape
     length = sizes[dim]
     n_outer = 1
@@ -28,6 +28,8 @@ def scan_view(x, dim):
     stride_o = merged_stride(sizes[:dim], x.stride()[:dim])
     stride_i = merged_stride(sizes[dim + 1:], x.stride()[dim + 1:])
     if stride_o is None or stride_i is None:
+        if not copy:
+            return None
         x = x.contiguous()
         stride_o, stride_i = length * inner, 1
     return x, n_outer, length, inner, (stride_o, x.stride(dim), stride_i)
@@ -37,13 +39,6 @@ def unit_stride(inner, strides):
     """Whether an (n_outer, length, inner) view of `strides` is contiguous along the axis its tiles
     load along (dispatch.plan_scan): the scan axis where inner == 1, else the inner axis."""
     return strides[2 if inner > 1 else 1] == 1
-
-
-def merges(x, dim):
-    """Whether scan_view reads `x` around `dim` without a copy."""
-    sizes, strides = x.shape, x.stride()
-    return merged_stride(sizes[:dim], strides[:dim]) is not None and merged_stride(
-        sizes[dim + 1:], strides[dim + 1:]) is not None
 
 
 def turned_view(x, dim):
