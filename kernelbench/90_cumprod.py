@@ -1027,7 +1027,7 @@ def tile_settings(capability, itemsize):
                 lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 64, 4) if itemsize <= 4 else (1024, 32, 2))
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
@@ -1128,7 +1128,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
 
 def turns_well(sizes, x_strides, y_strides, x_itemsize, y_itemsize):
     x_axis, y_axis = (2 if x_strides[2] == 1 else 3), (2 if y_strides[2] == 1 else 3)
-    return sizes[x_axis] * x_itemsize >= 32 and sizes[y_axis] * y_itemsize >= 32
+    return sizes[x_axis] * x_itemsize >= 32 or sizes[y_axis] * y_itemsize >= 32
 
 
 def plan_transposed(lines, length, inner, n_sm, capability, itemsize):

@@ -125,12 +125,13 @@ def test_repeated_calls_are_bitwise_identical(device, launches):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.int8], ids=str)
 def test_sector_wide_layouts_only(dtype):
-    """The kernel takes layouts whose contiguous axes (x's and the result's) span a 32-byte sector
-    each; narrower ones are copied and scanned as before."""
+    """The kernel takes layouts where x's contiguous axis or the result's spans a 32-byte sector;
+    where neither does, x is copied and scanned as before."""
     out_dtype = torch.int64 if dtype == torch.int8 else dtype
     sector = 32 // dtype.itemsize
     wide = 32 // out_dtype.itemsize
-    for scan, inner, turns in ((sector, wide, True), (sector - 1, wide, False), (sector, wide - 1, False)):
+    for scan, inner, turns in ((sector, wide, True), (sector - 1, wide, True), (sector, wide - 1, True),
+                               (sector - 1, wide - 1, False)):
         x = permuted((2, scan, 3, inner), (0, 3, 2, 1), dtype, "cpu")
         assert (forward.turned_layout(x, 1, out_dtype) is not None) == turns, (scan, inner)
 

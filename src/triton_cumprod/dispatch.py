@@ -29,8 +29,13 @@ def tile_settings(capability, itemsize):
     chain_unaligned_tile: the chain's tile where the tile's rows do not start on 16 bytes (inner
     sizes that are not a multiple of a vector), taken where column lines put fewer than
     chain_unaligned_below_warps_per_sm warps on each multiprocessor; transposed_tile: (elements,
-    columns, warps) of a kernels/transposed.py tile, as the column tiles of transposed inputs above
-    (64 x 32 on 4 warps, 8-byte results 32 x 32 on 2), not yet measured on this kernel.
+    columns, warps) of a kernels/transposed.py tile: 2048 elements 32 columns wide, on 4 warps.
+    H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x 208 x 75 dim 1
+    transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x 26 x 480 x 713
+    dim 0 sliced on tiles of 4096 0.895 / 0.834 (16-bit keeps 2048: 4096 walked backwards takes
+    221-254 registers); 8-byte results, 2048 on 4 warps against 1024 on 2: fp64 5 x 3115 x 190 x 41
+    dim 1 0.475 / 0.443, 387 x 207 x 5 x 114 dim 3 0.867 / 0.720. Three steps in flight won only
+    on two 2-D layouts this kernel does not take.
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
@@ -77,7 +82,7 @@ def tile_settings(capability, itemsize):
                 lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 64, 4) if itemsize <= 4 else (1024, 32, 2))
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
@@ -199,11 +204,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
 
 def turns_well(sizes, x_strides, y_strides, x_itemsize, y_itemsize):
     """Whether kernels/transposed.py should scan a layout.turned_view of these sizes and strides
-    rather than a contiguous copy of x: where x's contiguous axis and the result's each span a
-    32-byte sector, so that its tiles load and store whole sectors (a copy then a scan move every
-    element twice)."""
+    rather than a contiguous copy of x (which moves every element twice): where x's contiguous axis
+    or the result's spans a 32-byte sector, so that its tiles load or store whole sectors. fp16 117
+    x 47975 x 7 dim 2 transposed, whose result's axis spans 14 bytes: 0.343 of copy on an H100
+    against 0.094 through the copy (benchmarks/NOTES.md, 2026-12-07); where neither axis spans a
+    sector nothing was measured, and the copy stays."""
     x_axis, y_axis = (2 if x_strides[2] == 1 else 3), (2 if y_strides[2] == 1 else 3)
-    return sizes[x_axis] * x_itemsize >= 32 and sizes[y_axis] * y_itemsize >= 32
+    return sizes[x_axis] * x_itemsize >= 32 or sizes[y_axis] * y_itemsize >= 32
 
 
 def plan_transposed(lines, length, inner, n_sm, capability, itemsize):
