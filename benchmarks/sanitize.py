@@ -78,6 +78,7 @@ TURNED_CASES = [
     ("turned, split", (3, 100003, 2, 17), (0, 3, 2, 1), False, 1, torch.float32, False, True),
     ("turned, rows apart", (301, 7, 45), (0, 1, 2), True, 0, torch.float64, True, False),
     ("turned, int32", (5, 301, 3, 40), (0, 3, 2, 1), False, 1, torch.int32, False, False),
+    ("turned, narrow result", (5, 301, 7), (0, 2, 1), True, 2, torch.float16, True, True),
 ]
 
 
