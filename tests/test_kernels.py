@@ -9,7 +9,7 @@ import triton.language as tl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, assert_cumprod_matches, assert_identical,
+from reference import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, SPECIAL_ROWS, assert_cumprod_matches, assert_identical,
                        assert_scan_matches, interpreted, near_one, random_input)
 from triton_cumprod import cumprod, forward
 from triton_cumprod.kernels.combine import accumulator_dtype, triton_dtype, vector_elements, wide_product
@@ -85,15 +85,7 @@ def test_deep_recursion_depth(device, monkeypatch, launches):
 def test_forced_split_special_values(dtype, device, monkeypatch):
     """Zeros, -0.0, infinities and NaN crossing steps, chunks and recursion levels: exact."""
     monkeypatch.setattr(forward, "plan_scan", forced_planner(2, 2, 8))
-    inf, nan = float("inf"), float("nan")
-    rows = [
-        [1.0, -1.0, 2.0, -0.0, 1.0, 0.5, -1.0, 2.0, 1.0, -2.0, 1.0, 1.0, 0.5, -1.0, 1.0, 3.0, 1.0],
-        [2.0, 1.0, inf, 1.0, -1.0, 1.0, 1.0, 0.5, 0.0, 1.0, 2.0, -1.0, 1.0, 1.0, -0.5, 1.0, 1.0],
-        [1.0, 1.0, 1.0, -1.0, 2.0, 1.0, 1.0, -1.0, nan, 1.0, 1.0, 1.0, 0.0, 1.0, inf, 1.0, 1.0],
-        [-inf, 1.0, -1.0, 1.0, 1.0, 1.0, -2.0, 1.0, 0.5, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0],
-        [1.0, 0.0, 1.0, inf, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0],
-    ]
-    x = torch.tensor(rows, dtype=dtype)
+    x = torch.tensor(SPECIAL_ROWS, dtype=dtype)
     for name, t, dim in [("rows", x, 1), ("strided rows", x.t().contiguous().t(), 1), ("cols", x.t().contiguous(), 0)]:
         assert_identical(cumprod(t.to(device), dim), torch.cumprod(t, dim), label=name)
 

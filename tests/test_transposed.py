@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from reference import FLOAT_DTYPES, assert_identical, assert_scan_matches, random_input
+from reference import FLOAT_DTYPES, SPECIAL_ROWS, assert_identical, assert_scan_matches, random_input
 from triton_cumprod import cumprod, forward
 from triton_cumprod.dispatch import plan_transposed
 
@@ -82,15 +82,7 @@ def test_forced_plans(dtype, layout, plan, device, monkeypatch, launches):
 def test_forced_split_special_values(dtype, device, monkeypatch):
     """Zeros, -0.0, infinities and NaN crossing steps and chunks: exactly torch's."""
     force(monkeypatch, 2, 2, 8)
-    inf, nan = float("inf"), float("nan")
-    rows = [
-        [1.0, -1.0, 2.0, -0.0, 1.0, 0.5, -1.0, 2.0, 1.0, -2.0, 1.0, 1.0, 0.5, -1.0, 1.0, 3.0, 1.0],
-        [2.0, 1.0, inf, 1.0, -1.0, 1.0, 1.0, 0.5, 0.0, 1.0, 2.0, -1.0, 1.0, 1.0, -0.5, 1.0, 1.0],
-        [1.0, 1.0, 1.0, -1.0, 2.0, 1.0, 1.0, -1.0, nan, 1.0, 1.0, 1.0, 0.0, 1.0, inf, 1.0, 1.0],
-        [-inf, 1.0, -1.0, 1.0, 1.0, 1.0, -2.0, 1.0, 0.5, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0],
-        [1.0, 0.0, 1.0, inf, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0],
-    ]
-    x = torch.tensor(rows, dtype=dtype)
+    x = torch.tensor(SPECIAL_ROWS, dtype=dtype)
     # The 17 positions as (2, 17, 2, 5), contiguous along the scan, its inner dims apart; and as
     # (17, 5, 3), rows of 3 four apart.
     along_scan = x.reshape(1, 5, 1, 17).expand(2, 5, 2, 17).contiguous().permute(0, 3, 2, 1)
