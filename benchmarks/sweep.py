@@ -15,7 +15,7 @@ import itertools
 import torch
 import triton
 
-from triton_cumprod import autograd, cumprod, dispatch, forward
+from triton_cumprod import autograd, cumprod, dispatch, forward, replay
 from triton_cumprod.api import torch_scan
 from triton_cumprod.bench import host_us_per_call, sample_lines
 from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, split_lines, split_programs, tile_lines
@@ -108,6 +108,7 @@ LOOKBACK_CASES = [
     ((54439560,), 0, torch.float16, CURRENT_16 + WIDE_16[:2]),
     ((4, 16777216, 3), 1, torch.bfloat16, CURRENT_16 + WIDE_16[:1]),
     ((4, 16777216, 3), 1, torch.float32, [(4096, 128, 128), (8192, 128, 128)]),
+    ((4194304, 16), 0, torch.float32, [(4096, 128, 128), (8192, 128, 128), (4096, 256, 128)]),
     ((47488622,), 0, torch.float64, FP64_TILES),
     ((47488623,), 0, torch.float64, FP64_TILES[:1]),
 ]
@@ -128,6 +129,9 @@ def sweep_lookback(cases=LOOKBACK_CASES):
             dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step,
                                                             "lookback_window": window,
                                                             "lookback_thread_bytes": thread_bytes}
+            # cumprod replays the launch it remembered for x (replay.py), which holds the first
+            # setting's tiles: each setting plans afresh.
+            replay.forget()
             try:
                 first = cumprod(x, dim)
                 same = all(torch.equal(first, cumprod(x, dim)) for _ in range(9))
@@ -262,6 +266,7 @@ def sweep_split(cases=(((9411, 3928), 0, torch.bfloat16), ((127235, 198), 0, tor
         for count in programs:
             dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "split_programs_per_sm": count,
                                                             "split_staged_programs_per_sm": count}
+            replay.forget()  # as in sweep_lookback
             try:
                 line += f"  {count}: {t_copy / time_ms(lambda: cumprod(x, dim)):.3f}"
             finally:
