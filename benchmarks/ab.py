@@ -1,0 +1,53 @@
+"""One line per tree for A/B timing of two versions of src in one call (device time is scarce):
+
+    for i in 1 2; do PYTHONPATH=$PWD/src python3 benchmarks/ab.py split new
+                     PYTHONPATH=$PWD/.head/src python3 benchmarks/ab.py split head; done
+
+(.head: `mkdir -p .head && git archive <commit> src | tar -x -C .head`). Each case prints the ratio
+to x.clone() (do_bench medians), the max relative error against float64 in eps, and "!" where three
+more calls did not repeat the output bitwise. Factors within 1e-3 of one, or small integers.
+"""
+import sys
+
+import torch
+import triton
+
+from triton_cumprod import cumprod
+
+CASES = {
+    # lines too few to fill the GPU: the split and what might replace it
+    "split": [((9411, 3928), 0, torch.bfloat16), ((31249, 1201), 0, torch.float32), ((127235, 198), 0, torch.int32),
+              ((7248, 2941), 0, torch.float64), ((12, 143746, 93), 1, torch.float64), ((4194304, 16), 0, torch.float32),
+              ((1 << 20, 64), 0, torch.float32), ((131072, 8192), 0, torch.float64)],
+    # a scan dim followed by 9-16 inner positions, contiguous or not
+    "narrow": [((4194304, 16), 0, torch.float32), ((4194304, 12), 0, torch.float32), ((4194304, 13), 0, torch.float32),
+               ((8388608, 16), 0, torch.bfloat16), ((6000001, 10), 0, torch.float16), ((2097152, 16), 0, torch.float64),
+               ((3, 1398101, 16), 1, torch.float32), ((2, 999999, 9), 1, torch.float32)],
+}
+
+
+def ms(fn):
+    return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
+
+
+def main(cases, tag):
+    figures = []
+    for shape, dim, dtype in CASES[cases]:
+        if dtype.is_floating_point:
+            x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
+        else:
+            x = torch.randint(-3, 4, shape, device="cuda", dtype=dtype)
+        y = cumprod(x, dim)
+        if dtype.is_floating_point:
+            ref = torch.cumprod(x.double(), dim)
+            err = f"{((y.double() - ref).abs() / ref.abs()).max().item() / torch.finfo(dtype).eps:.0f}"
+        else:
+            err = "0" if torch.equal(y, torch.cumprod(x, dim)) else "wrong"
+        same = all(torch.equal(y, cumprod(x, dim)) for _ in range(3))
+        figures.append(f"{ms(lambda: x.clone()) / ms(lambda: cumprod(x, dim)):.3f}/{err}{'' if same else '!'}")
+        del x, y
+    print(tag, " ".join(figures), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
