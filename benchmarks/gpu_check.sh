@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a resolution needs from the GPU machine, in one call (device time is scarce):
-#   bash benchmarks/gpu_check.sh tests suite backward odd random before kernelbench host sanitize ncu
+#   bash benchmarks/gpu_check.sh tests suite backward odd random before kernelbench host sanitize ncu ab
 # (logs and results under $OUT)
 # Each step has its own time limit, so one that hangs cannot take the others' time.
 set -uo pipefail
@@ -21,6 +21,12 @@ for step in "$@"; do
       timeout 120 python3 -m triton_cumprod.bench --backward --suite --json "$OUT/backward.json" 2>"$OUT/backward.err" | tee "$OUT/backward.txt" ;;
     host)      # host microseconds per call (tiny shapes), exclusive and reverse on the prompt's shape
       timeout 150 python3 benchmarks/sweep.py --host --only options 2>&1 | tee "$OUT/host.txt" ;;
+    ab)        # benchmarks/ab.py's AB_CASES (split, narrow) on this src and on HEAD_SRC (an earlier
+               # commit's src, made as .base is below, and carried), alternately, twice
+      for i in 1 2; do
+        timeout 120 python3 benchmarks/ab.py ${AB_CASES:-split} new
+        PYTHONPATH=$PWD/${HEAD_SRC:-.head}/src timeout 120 python3 benchmarks/ab.py ${AB_CASES:-split} old
+      done 2>&1 | tee "$OUT/ab.txt" ;;
     sweep)     # tile settings of the cases still short of their targets
       timeout 200 python3 benchmarks/sweep.py --only ${SWEEP:-mid,lookback} 2>&1 | tee "$OUT/sweep.txt" ;;
     sanitize)  # memcheck on one case per strategy (forward and backward), racecheck on the single pass
