@@ -5,7 +5,8 @@
 
 (.head: `mkdir -p .head && git archive <commit> src | tar -x -C .head`). Each case prints the ratio
 to x.clone() (do_bench medians), the max relative error against float64 in eps, and "!" where three
-more calls did not repeat the output bitwise. Factors within 1e-3 of one, or small integers.
+more calls did not repeat the output bitwise. Inputs as sweep.make_probe_input makes them; this file
+imports nothing of benchmarks/ (sweep.py imports names an older src may lack).
 """
 import sys
 
