@@ -1,18 +1,15 @@
-"""One line per tree for A/B timing of two versions of src in one call (device time is scarce):
+"""One line per tree, for timing two versions of src side by side in one call (device time is
+scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alternately. Each case
+prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
+more calls did not repeat the output bitwise.
 
-    for i in 1 2; do PYTHONPATH=$PWD/src python3 benchmarks/ab.py split new
-                     PYTHONPATH=$PWD/.head/src python3 benchmarks/ab.py split head; done
-
-(.head: `mkdir -p .head && git archive <commit> src | tar -x -C .head`). Each case prints the ratio
-to x.clone() (do_bench medians), the max relative error against float64 in eps, and "!" where three
-more calls did not repeat the output bitwise. Inputs as sweep.make_probe_input makes them; this file
-imports nothing of benchmarks/ (sweep.py imports names an older src may lack).
+    python3 benchmarks/ab.py split|narrow TAG
 """
 import sys
 
 import torch
-import triton
 
+from probe import make_probe_input, time_ms
 from triton_cumprod import cumprod
 
 CASES = {
@@ -27,17 +24,10 @@ CASES = {
 }
 
 
-def ms(fn):
-    return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
-
-
 def main(cases, tag):
     figures = []
     for shape, dim, dtype in CASES[cases]:
-        if dtype.is_floating_point:
-            x = (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
-        else:
-            x = torch.randint(-3, 4, shape, device="cuda", dtype=dtype)
+        x = make_probe_input(shape, dtype)
         y = cumprod(x, dim)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
@@ -45,7 +35,8 @@ def main(cases, tag):
         else:
             err = "0" if torch.equal(y, torch.cumprod(x, dim)) else "wrong"
         same = all(torch.equal(y, cumprod(x, dim)) for _ in range(3))
-        figures.append(f"{ms(lambda: x.clone()) / ms(lambda: cumprod(x, dim)):.3f}/{err}{'' if same else '!'}")
+        ratio = time_ms(lambda: x.clone(), rep=200) / time_ms(lambda: cumprod(x, dim), rep=200)
+        figures.append(f"{ratio:.3f}/{err}{'' if same else '!'}")
         del x, y
     print(tag, " ".join(figures), flush=True)
 

@@ -22,7 +22,8 @@ for step in "$@"; do
     host)      # host microseconds per call (tiny shapes), exclusive and reverse on the prompt's shape
       timeout 150 python3 benchmarks/sweep.py --host --only options 2>&1 | tee "$OUT/host.txt" ;;
     ab)        # benchmarks/ab.py's AB_CASES (split, narrow) on this src and on HEAD_SRC (an earlier
-               # commit's src, made as .base is below, and carried), alternately, twice
+               # commit's src, made as .base is below; untracked, so the device tool copies it),
+               # alternately, twice
       for i in 1 2; do
         timeout 120 python3 benchmarks/ab.py ${AB_CASES:-split} new
         PYTHONPATH=$PWD/${HEAD_SRC:-.head}/src timeout 120 python3 benchmarks/ab.py ${AB_CASES:-split} old

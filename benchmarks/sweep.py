@@ -10,10 +10,10 @@ row step; the "bw-" cases time the gradient's row plans (ratio to two copies). -
 microseconds of each layer of one call.
 """
 import argparse
+import contextlib
 import itertools
 
 import torch
-import triton
 
 from triton_cumprod import autograd, cumprod, dispatch, forward, replay
 from triton_cumprod.api import torch_scan
@@ -22,9 +22,22 @@ from triton_cumprod.dispatch import ceil_div, lookback_tiles, next_power_of_2, s
 from triton_cumprod.forward import cumprod_forward, default_dtype, device_traits, launch_scan, scan_3d, view_plan
 from triton_cumprod.layout import scan_view
 
+from probe import make_probe_input, time_ms
 
-def time_ms(fn):
-    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+@contextlib.contextmanager
+def tile_overrides(**values):
+    """dispatch.tile_settings with `values` in place of the real ones inside the block. cumprod
+    replays the launch it remembered for an input (replay.py), planned under the settings of the
+    input's first call: remembered launches are forgotten on the way in and on the way out."""
+    real = dispatch.tile_settings
+    dispatch.tile_settings = lambda capability, itemsize: {**real(capability, itemsize), **values}
+    replay.forget()
+    try:
+        yield
+    finally:
+        dispatch.tile_settings = real
+        replay.forget()
 
 
 def error_eps(y, x, dim, lines=64, exclusive=False, reverse=False):
@@ -84,16 +97,12 @@ def sweep(name, shape, dim, dtype, plans, transposed=False):
 
 def row_accuracy(lengths=(8193, 16384, 65536, 1 << 20), steps=(1024, 2048, 4096, 8192, 16384)):
     """Error of single rows (the split path) per row step, next to torch's on the same row."""
-    real = dispatch.tile_settings
     for length in lengths:
         x = 1 + (torch.rand((1, length), device="cuda") - 0.5) * 1e-3
         line = f"== row-accuracy (1, {length}): torch {error_eps(torch.cumprod(x, 1), x, 1):.0f} eps; ours per step"
         for step in steps:
-            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "row_step": step}
-            try:
+            with tile_overrides(row_step=step):
                 line += f"  {step}: {error_eps(cumprod(x, 1), x, 1):.0f}"
-            finally:
-                dispatch.tile_settings = real
         print(line, flush=True)
 
 
@@ -118,7 +127,6 @@ def sweep_lookback(cases=LOOKBACK_CASES):
     """The single-pass scan (kernels/lookback.py) per (tile, tiles a group, bytes of a tile a
     thread): ratio to x.clone(), error in eps next to torch's, and whether ten runs give bitwise the
     same output."""
-    real = dispatch.tile_settings
     for shape, dim, dtype, configs in cases:
         x = make_probe_input(shape, dtype)
         t_copy = time_ms(lambda: x.clone())
@@ -126,23 +134,16 @@ def sweep_lookback(cases=LOOKBACK_CASES):
               f"{t_copy / time_ms(lambda: torch.cumprod(x, dim)):.3f}, error {error_eps(torch.cumprod(x, dim), x, dim):.0f} eps",
               flush=True)
         for step, window, thread_bytes in configs:
-            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "lookback_step": step,
-                                                            "lookback_window": window,
-                                                            "lookback_thread_bytes": thread_bytes}
-            # cumprod replays the launch it remembered for x (replay.py), which holds the first
-            # setting's tiles: each setting plans afresh.
-            replay.forget()
             try:
-                first = cumprod(x, dim)
-                same = all(torch.equal(first, cumprod(x, dim)) for _ in range(9))
-                ratio = t_copy / time_ms(lambda: cumprod(x, dim))
+                with tile_overrides(lookback_step=step, lookback_window=window, lookback_thread_bytes=thread_bytes):
+                    first = cumprod(x, dim)
+                    same = all(torch.equal(first, cumprod(x, dim)) for _ in range(9))
+                    ratio = t_copy / time_ms(lambda: cumprod(x, dim))
                 print(f"   step {step} window {window} thread bytes {thread_bytes}: ratio {ratio:.3f}  "
                       f"error {error_eps(first, x, dim):.0f} eps  10 runs bitwise equal: {same}", flush=True)
             except Exception as e:
                 print(f"   step {step} window {window} thread bytes {thread_bytes}: failed {type(e).__name__}: "
                       f"{str(e)[:100]}", flush=True)
-            finally:
-                dispatch.tile_settings = real
         del x
 
 
@@ -257,20 +258,14 @@ def sweep_split(cases=(((9411, 3928), 0, torch.bfloat16), ((127235, 198), 0, tor
                         ((32, 1 << 20), 1, torch.int64)), programs=(4, 8, 16, 32)):
     """The split scan (forward.scan_3d: chunk products, their scan, the chunks) per programs it aims
     for on each multiprocessor (tile_settings' split_programs_per_sm): ratio to x.clone()."""
-    real = dispatch.tile_settings
     for shape, dim, dtype in cases:
         x = make_probe_input(shape, dtype)
         t_copy = time_ms(lambda: x.clone())
         line = (f"== split {shape} dim {dim} {dtype}: torch {t_copy / time_ms(lambda: torch.cumprod(x, dim)):.3f}; "
                 f"programs a multiprocessor:")
         for count in programs:
-            dispatch.tile_settings = lambda cap, itemsize: {**real(cap, itemsize), "split_programs_per_sm": count,
-                                                            "split_staged_programs_per_sm": count}
-            replay.forget()  # as in sweep_lookback
-            try:
+            with tile_overrides(split_programs_per_sm=count, split_staged_programs_per_sm=count):
                 line += f"  {count}: {t_copy / time_ms(lambda: cumprod(x, dim)):.3f}"
-            finally:
-                dispatch.tile_settings = real
         print(line, flush=True)
         del x
 
@@ -311,32 +306,23 @@ def sweep_turned(cases=TURNED_CASES, tiles=TURNED_TILES):
         if turned is None:
             continue
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
-        real_settings, real_plan = dispatch.tile_settings, forward.plan_transposed
+        real_plan = forward.plan_transposed
         for elements, width, warps, stages, programs in tiles[out_dtype.itemsize]:
-            dispatch.tile_settings = lambda cap, size, tile=(elements, width, warps), programs=programs: {
-                **real_settings(cap, size), "transposed_tile": tile, "split_programs_per_sm": programs}
             forward.plan_transposed = lambda *args, stages=stages: real_plan(*args)[:6] + (stages,)
             label = (elements, width, warps, stages, programs)
             try:
-                fn = lambda: forward.scan_turned(x, y, turned, out_dtype)
-                fn()
-                first = y.clone()
-                t = time_ms(fn)
+                with tile_overrides(transposed_tile=(elements, width, warps), split_programs_per_sm=programs):
+                    fn = lambda: forward.scan_turned(x, y, turned, out_dtype)
+                    fn()
+                    first = y.clone()
+                    t = time_ms(fn)
                 print(f"   tile {label}: {t_copy / t:.3f}  error {error_eps(y, x, dim):.0f} eps, "
                       f"repeats {torch.equal(first, y)}", flush=True)
             except Exception as e:  # a tile the compiler rejects
                 print(f"   tile {label}: failed {type(e).__name__}: {str(e)[:100]}")
             finally:
-                dispatch.tile_settings, forward.plan_transposed = real_settings, real_plan
+                forward.plan_transposed = real_plan
         del x, y
-
-
-def make_probe_input(shape, dtype):
-    """Factors within 1e-3 of one (the regime where the scan's order shows in its error), or small
-    integers (bench.make_input's)."""
-    if dtype.is_floating_point:
-        return (1 + (torch.rand(shape, device="cuda") - 0.5) * 1e-3).to(dtype)
-    return torch.randint(-3, 4, shape, device="cuda", dtype=dtype)
 
 
 def rows_plans(block_rs, block_ls, warps, stages=(1,)):

@@ -16,6 +16,9 @@ INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 ALL_DTYPES = FLOAT_DTYPES + INT_DTYPES + (torch.bool,)
 
 # CUDA grid limits: x up to 2**31 - 1 blocks, y and z up to 65535.
+MAX_GRID_X = 2**31 - 1
+MAX_GRID_YZ = 65535
+
 _inf, _nan = float("inf"), float("nan")
 # Zeros, -0.0, infinities and NaN at positions that cross the small forced tiles and chunks of
 # the kernel tests: five lines of 17.
@@ -26,8 +29,6 @@ SPECIAL_ROWS = [
     [-_inf, 1.0, -1.0, 1.0, 1.0, 1.0, -2.0, 1.0, 0.5, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0],
     [1.0, 0.0, 1.0, _inf, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0],
 ]
-MAX_GRID_X = 2**31 - 1
-MAX_GRID_YZ = 65535
 
 
 def interpreted():
