@@ -25,6 +25,7 @@ CASES = [
     ("cols", (77, 513, 131), 1, torch.float32),
     ("cols, single pass", (200003, 3), 0, torch.float32),
     ("cols, single pass, bf16", (300007, 4), 0, torch.bfloat16),
+    ("cols, single pass, 13 columns", (100003, 13), 0, torch.float32),
     ("cols, single pass (fp64)", (200003, 3), 0, torch.float64),
     ("cols, split (int64)", (200003, 3), 0, torch.int64),
     ("cols, transposed input", (3001, 513), 0, torch.float32),

@@ -50,10 +50,11 @@ def test_taken_for_few_long_rows_multiplied_in_floating_point():
     assert plan_scan(1, 1 << 28, 1, True, *h200, 8)[0] == "rows"
     assert plan_scan(1, 1 << 28, 1, False, *h200, 4, single_pass=True)[0] == "rows"
     assert plan_scan(1000, 1 << 20, 1, True, *h200, 4, single_pass=True)[:2] == ("rows", 1)
-    assert plan_scan(1, 1 << 28, 16, True, *h200, 4, single_pass=True)[0] == "cols"
+    assert plan_scan(1, 1 << 28, 32, True, *h200, 4, single_pass=True)[0] == "cols"
     # A few columns side by side, contiguous: one pass on tiles of all of them.
-    plan = plan_scan(1, 1 << 24, 4, True, *h200, 4, single_pass=True)
-    assert plan[0] == "lookback" and plan[1] * plan[4] >= 1 << 24
+    for inner in (4, 12, 16):
+        plan = plan_scan(1, 1 << 24, inner, True, *h200, 4, single_pass=True)
+        assert plan[0] == "lookback" and plan[1] * plan[4] >= 1 << 24
     assert plan_scan(1, 1 << 24, 4, True, *h200, 8)[0] == "cols"
 
 
@@ -67,9 +68,9 @@ def test_matches_torch(shape, dtype, device, small_tiles, launches):
     assert_cumprod_matches(y, x, 1, label=f"plan {launches.plans[0]}")
 
 
-# (shape, dim): a scan dim followed by a few inner positions, contiguous (widths 2, 4, 8) or not
-# (3, 5: masked columns); tiles of STEP // width positions.
-COLUMNS = [((150, 4), 0), ((2, 77, 3), 1), ((60, 8), 0), ((3, 41, 2), 1), ((70, 5), 0)]
+# (shape, dim): a scan dim followed by a few inner positions, contiguous (widths 2, 4, 8, 16) or
+# not (3, 5, 11: masked columns); tiles of STEP // width positions.
+COLUMNS = [((150, 4), 0), ((2, 77, 3), 1), ((60, 8), 0), ((3, 41, 2), 1), ((70, 5), 0), ((40, 16), 0), ((2, 37, 11), 1)]
 
 
 @pytest.mark.parametrize("shape,dim", COLUMNS)

@@ -79,7 +79,7 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
                 lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
-                lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
+                lookback_groups=8, lookback_inner=16, lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
@@ -166,7 +166,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         if single_pass and unit_stride and inner <= settings["lookback_inner"]:
             # A few columns side by side: the single pass, on tiles of all of them
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
-            # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112).
+            # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112;
+            # 4194304 x 16 dim 0 fp32 0.69, the split 0.44-0.58 on an H100, 2026-12-07).
             plan = single_pass_plan(length, next_power_of_2(inner), settings, itemsize)
             if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
                 kind, num_stages = "lookback", 1
