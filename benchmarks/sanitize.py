@@ -20,6 +20,7 @@ CASES = [
     ("rows, single pass", (1, 1000003), 1, torch.float32),
     ("rows, single pass (fp64)", (2, 300007), 1, torch.float64),
     ("rows, split (int32 -> int64)", (2, 300007), 1, torch.int32),
+    ("rows, single pass (int64), odd", (3, 300007), 1, torch.int64),
     ("short rows, 8-byte results", (1001, 10), 1, torch.int32),
     ("short rows, fp64", (333, 15), 1, torch.float64),
     ("cols", (77, 513, 131), 1, torch.float32),

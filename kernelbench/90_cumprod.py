@@ -485,6 +485,46 @@ def wait_one(word_ptr):
 
 
 @triton.jit
+def pack_half(value, half):
+    # Half `half` (0: low, 1: high) of a published int64 as one word under a tag of 1 above it:
+    # every 64-bit value is a product, so no inverted value could mark a word unpublished.
+    return ((value >> (32 * half)) & 0xFFFFFFFF) | (1 << 32)
+
+
+@triton.jit
+def publish(word_ptr, value, WORDS: tl.constexpr):
+    # `value` (float64: one packed word; int64: two tagged halves) into the WORDS words at word_ptr.
+    if WORDS == 1:
+        tl.atomic_xchg(word_ptr, pack(value), sem="relaxed")
+    else:
+        half = tl.arange(0, 2)
+        tl.atomic_xchg(word_ptr + half, pack_half(value, half), sem="relaxed")
+
+
+@triton.jit
+def product_published(words_ptr, n, SLOTS: tl.constexpr, WORDS: tl.constexpr):
+    # The product, in a fixed order, of the first n of the SLOTS values published from words_ptr
+    # on, once every one of them is.
+    slots = tl.arange(0, SLOTS)
+    if WORDS == 1:
+        values = unpack(wait_all(words_ptr + slots, slots < n, pack(tl.full([], 1, tl.float64))))
+    else:
+        half = tl.arange(0, 2)[None, :]
+        words = wait_all(words_ptr + slots[:, None] * 2 + half, slots[:, None] < n,
+                         pack_half(tl.full([], 1, tl.int64), half))
+        values = tl.sum((words & 0xFFFFFFFF) << (32 * half), 1)
+    return tl.reduce(values, 0, mul_combine)
+
+
+@triton.jit
+def value_published(word_ptr, WORDS: tl.constexpr):
+    # The value published at word_ptr, once it is.
+    if WORDS == 1:
+        return unpack(wait_one(word_ptr))
+    return product_published(word_ptr, 1, 1, WORDS)
+
+
+@triton.jit
 def scan_lookback_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length)
@@ -496,7 +536,7 @@ def scan_lookback_kernel(
     x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the scan multiplies in: float32 or float64 (combine.accumulator_dtype)
+    ACC: tl.constexpr,  # dtype the scan multiplies in (combine.accumulator_dtype)
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the group's product
     GROUPS: tl.constexpr,  # groups per super-group: its last tile publishes the row's product so far
@@ -506,6 +546,7 @@ def scan_lookback_kernel(
     VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
     PHASED: tl.constexpr,  # x is contiguous along rows, 16-byte aligned, its rows VEC-aligned where y's are
     EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
+    WORDS: tl.constexpr,  # words a published product takes: 1 (float64), 2 (int64: see publish)
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
@@ -519,7 +560,10 @@ def scan_lookback_kernel(
     # stores stay 16 bytes wide whatever its length); its first tile also takes the head before the
     # body, its last the tail after it (combine.piece).
     row, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW,
-                                                                        GROUPS)
+                                                                        GROUPS, WORDS)
+    # Products of tiles and groups in float64 (see combine.aggregate_dtype), of integers in int64
+    # (exact modulo 2^64 in any order).
+    AGG: tl.constexpr = tl.float64 if WORDS == 1 else tl.int64
     super_group = group // GROUPS
     row_start = row * length
     row_end = row_start + length
@@ -549,31 +593,26 @@ def scan_lookback_kernel(
         # hold some of it where the body is shorter than the row, and triton 3.6's interpreter
         # ignores `other` for bf16 loads.
         x = tl.where(offs < last, x, 1)
-    # Products of tiles and groups in float64: see combine.aggregate_dtype.
-    total = tl.reduce(x.to(tl.float64), None, mul_combine)
+    total = tl.reduce(x.to(AGG), None, mul_combine)
+    body_total = total
     if EDGES:
         head, in_head = piece(x_at, stride_xl, body - VEC, row_start, tl.minimum(body, row_end), tile == 0, OUT,
                               ACC, VEC, PHASED)
         tail, in_tail = piece(x_at, stride_xl, body_end, body_end, row_end, tile == tiles_per_row - 1, OUT,
                               ACC, VEC, PHASED)
-        total = tl.reduce(head.to(tl.float64), 0, mul_combine) * total * tl.reduce(tail.to(tl.float64), 0,
-                                                                                  mul_combine)
-    tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
-    one = pack(tl.full([], 1, tl.float64))
-    ahead = tl.arange(0, WINDOW)
-    words = wait_all(tile_words + group * WINDOW + ahead, ahead < t - group * WINDOW, one)
-    in_group = tl.reduce(unpack(words), 0, mul_combine)
+        total = tl.reduce(head.to(AGG), 0, mul_combine) * total * tl.reduce(tail.to(AGG), 0, mul_combine)
+    publish(tile_words + t * WORDS, total, WORDS)
+    in_group = product_published(tile_words + group * WINDOW * WORDS, t - group * WINDOW, WINDOW, WORDS)
     group_product = in_group * total
     if t % WINDOW == WINDOW - 1:
-        tl.atomic_xchg(group_words + group, pack(group_product), sem="relaxed")
-    slots = tl.arange(0, GROUPS)
-    earlier_groups = wait_all(group_words + super_group * GROUPS + slots, slots < group - super_group * GROUPS, one)
-    in_super = tl.reduce(unpack(earlier_groups), 0, mul_combine)
-    carry = tl.full([], 1, tl.float64)
+        publish(group_words + group * WORDS, group_product, WORDS)
+    in_super = product_published(group_words + super_group * GROUPS * WORDS, group - super_group * GROUPS, GROUPS,
+                                 WORDS)
+    carry = tl.full([], 1, AGG)
     if super_group > 0:
-        carry = unpack(wait_one(super_words + super_group - 1))
+        carry = value_published(super_words + (super_group - 1) * WORDS, WORDS)
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
-        tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
+        publish(super_words + super_group * WORDS, carry * (in_super * group_product), WORDS)
     carry = (carry * in_super * in_group).to(ACC)
     if EDGES:
         carry = scan_piece(y_ptr, tail if REVERSE else head, in_tail if REVERSE else in_head,
@@ -584,8 +623,12 @@ def scan_lookback_kernel(
         y, inclusive = scan_tile(x, carry, offs, 0, 0, EXCLUSIVE, False)
     tl.store(y_ptr + col + offs, y.to(OUT), mask=offs < last)
     if EDGES:
-        # The carry where the body leaves the tile, on into the piece after it.
-        if REVERSE:
+        # The carry where the body leaves the tile, on into the piece after it. Integers multiply
+        # exactly in any order: the carry into the body times its product, which leaves the
+        # tile's scan dead at its store (int32 -> int64 on sm_90: 212 registers -> 94).
+        if WORDS == 2:
+            carry = carry * body_total.to(ACC)
+        elif REVERSE:
             carry = leaving_mirrored(inclusive)
         else:
             carry = tl.where(last > 0, pick(inclusive, offs == tl.maximum(last, 1) - 1, 0), carry)
@@ -965,11 +1008,13 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
                    WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive, REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
+        width = 1 if out_dtype.is_floating_point else 2  # words a product (see publish)
         vec = vector_elements(x.element_size(), block=block_l)  # as kernels/rows.py: launch_rows
         x_shift = x_phase(x, n_outer, length, strides[0], strides[1], vec)
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
                     stride_xl=strides[1], x_shift=x_shift or 0, tiles_per_row=tiles_per_line, **options,
-                    RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0)
+                    RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0,
+                    WORDS=width)
     else:
         kernel = scan_lookback_cols_kernel
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,
@@ -1024,14 +1069,14 @@ def tile_settings(capability, itemsize):
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
                 lookback_step=4096, lookback_window=128 if itemsize == 4 else 64,
-                lookback_groups=8, lookback_inner=8, lookback_thread_bytes=128,
+                lookback_groups=8, lookback_inner=16, lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
-              reverse=False, skew=0, scan_contiguous=False):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, floating=False, exclusive=False,
+              reverse=False, skew=0, scan_contiguous=False, x_itemsize=None):
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
         # 8-byte types in steps of 2048 on 4 warps: 4096 on 8 warps spills in the reverse split's
@@ -1059,7 +1104,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
-        if single_pass and unit_stride and n_chunks > 1:
+        # Integers from narrower inputs stay split: a tile of the single pass, sized by its 8-byte
+        # results, loads too few bytes (int32 -> int64 1-D 145613435 0.43 against the split's 0.46,
+        # int16 -> int64 3 x 33554431 0.19 against 0.31; int64 32 x 2^20 0.78 against 0.60; H100,
+        # benchmarks/NOTES.md 2026-12-07).
+        if unit_stride and n_chunks > 1 and (floating or (x_itemsize or itemsize) == 8):
             # 256 bytes of the tile a thread for a reverse scan (fp32 4096 on 4 warps 0.657, on 2
             # 0.674; forwards 0.727 and 0.680); float64 keeps 128 (at 256 ptxas spills on sm_89 and
             # sm_90).
@@ -1087,10 +1136,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # Tiles in flight pay off only where a program walks several steps of them: fp64 141 x 8 x 52
         # x 190 dim 2 (two steps a line) 0.740 in three stages, 0.962 in one (benchmarks/NOTES.md).
         num_stages = stages if wide and chunk >= 2 * stages * block_l else 1
-        if single_pass and unit_stride and inner <= settings["lookback_inner"]:
+        if floating and unit_stride and inner <= settings["lookback_inner"]:
             # A few columns side by side: the single pass, on tiles of all of them
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
-            # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112).
+            # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112;
+            # 4194304 x 16 dim 0 fp32 0.69, the split 0.44-0.58 on an H100, 2026-12-07).
             plan = single_pass_plan(length, next_power_of_2(inner), settings, itemsize)
             if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
                 kind, num_stages = "lookback", 1
@@ -1107,7 +1157,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
                      and line_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
+        if floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
@@ -1260,11 +1310,11 @@ def device_traits(device):
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False, x_itemsize=None,
               scan_contiguous=False):
-    single_pass = accumulator_dtype(out_dtype).is_floating_point
+    floating = accumulator_dtype(out_dtype).is_floating_point
     vec = vector_elements(x_itemsize or out_dtype.itemsize) if unit_stride else 1
     skew = line_skew(length, vec) if inner == 1 else 0
-    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive, reverse, skew, scan_contiguous)
+    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, floating,
+                     exclusive, reverse, skew, scan_contiguous, x_itemsize)
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):

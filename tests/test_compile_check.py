@@ -58,6 +58,9 @@ CASES = [
     ((1048576, 999), 1, "float32", None, False, True, True),
     ((100000007,), 0, "float32", None, False, True, True),
     ((131072, 8192), 0, "float32", None, False, True, True),
+    # Integer rows of 8-byte inputs take the single pass too.
+    ((100000007,), 0, "int64", None, False, True),
+    ((100000007,), 0, "int64", None, False, True, False, True, True),
     # float64 rows take the single pass too.
     ((134217727,), 0, "float64", None, False, True),
     # Lengths a multiple of the vector but not of 16 elements: rows start and end on vectors, which
@@ -155,6 +158,17 @@ def test_single_pass_fits_one_more_program(reports):
         assert launch["resident_spill_bytes"] == 0, launch
     resident = [launch for launches in reports.values() for launch in launches if "lookback" in launch["kernel"]]
     assert resident and all("resident_maxnreg" in launch for launch in resident)
+
+
+def test_integer_single_pass_registers(reports):
+    # Integer rows of odd length: the carry past a tile's body is its product times the carry into
+    # it, not read off its scan, which would stay live past the store (int32 -> int64 on sm_90: 212
+    # registers, one program of 8 warps a multiprocessor; 94 so).
+    case = CASES.index(((100000007,), 0, "int64", None, False, True, False, False, False))
+    for arch in (89, 90):
+        (launch,) = reports[(arch, case)]
+        assert launch["kernel"] == "scan_lookback_kernel" and launch["constexprs"]["EDGES"] == "True", launch
+        assert launch["registers"] <= 128 and launch["spill_bytes"] == 0, launch
 
 
 def test_vector_width_reader():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reference import MAX_GRID_X, MAX_GRID_YZ, assert_cumprod_matches, near_one, plan_like_forward, random_input
 from triton_cumprod import cumprod
 from triton_cumprod.dispatch import plan_scan
-from triton_cumprod.forward import device_traits, view_plan
+from triton_cumprod.forward import default_dtype, device_traits, view_plan
 from triton_cumprod.layout import scan_view
 
 # (n_sm, compute capability) pairs: the interpreter's, and GPUs from sm_70 to sm_120.
@@ -46,6 +46,13 @@ def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4
     plan_ = plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, scan_contiguous)
     where = f"plan_scan{(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, scan_contiguous)} = {plan_}"
     kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = plan_
+    if kind == "lookback":
+        # The single pass: rows of stride 1, n_chunks tiles of block_l a row, one launch.
+        assert inner == 1 and unit_stride, where
+        assert n_chunks * block_l >= length > (n_chunks - 1) * block_l, where
+        assert is_pow2(block_l) and num_warps in (1, 2, 4, 8), where
+        assert 1 <= n_outer * n_chunks <= MAX_GRID_X, where
+        return plan_
     assert kind == ("rows" if inner == 1 else "cols"), where
     assert isinstance(n_chunks, int) and isinstance(chunk, int), where
     assert n_chunks >= 1 and chunk >= 1, where
@@ -132,12 +139,15 @@ def test_split_decisions(machine, itemsize):
     # Plenty of short lines: never split.
     assert plan(100_000, 7, 1, True, n_sm, capability, itemsize)[1] == 1
     assert plan(100_000, 64, 128, False, n_sm, capability, itemsize)[1] == 1
-    # One very long line, a row or a column block: always split.
-    assert plan(1, 1 << 24, 1, True, n_sm, capability, itemsize)[1] > 1
+    # One very long line, a row or a column block: always split, but for a row of stride 1 of
+    # integers read from 8-byte inputs, which takes the single pass instead
+    # (test_rows_cut_over_to_the_single_pass).
     assert plan(1, 1 << 24, 1, False, n_sm, capability, itemsize)[1] > 1
     assert plan(1, 1 << 24, 8, False, n_sm, capability, itemsize)[1] > 1
+    row = plan(1, 1 << 24, 1, True, n_sm, capability, itemsize)
+    assert row[0] == ("lookback" if itemsize == 8 else "rows") and row[1] > 1
     # A line that fits in two steps is never split, however few lines there are.
-    for inner, unit in ((1, True), (1, False), (8, False)):
+    for inner, unit in ((1, False), (8, False)) + (((1, True),) if itemsize < 8 else ()):
         block_l = plan(1, 1 << 24, inner, unit, n_sm, capability, itemsize)[4]
         assert plan(1, 2 * block_l, inner, unit, n_sm, capability, itemsize)[1] == 1
         assert plan(1, 2 * block_l + 1, inner, unit, n_sm, capability, itemsize)[1] > 1
@@ -171,8 +181,8 @@ def test_unaligned_chain_only_where_lines_are_few(machine):
     """Columns whose rows do not start on 16 bytes take the chain where their lines hold few warps
     a multiprocessor (32767 x 32767 dim 0), the column walk where they hold many (98 columns of
     5104 lines)."""
-    few = plan_scan(1, 32767, 32767, True, *machine, 4, single_pass=True)
-    many = plan_scan(5104, 301, 98, True, *machine, 4, single_pass=True)
+    few = plan_scan(1, 32767, 32767, True, *machine, 4, floating=True)
+    many = plan_scan(5104, 301, 98, True, *machine, 4, floating=True)
     assert few[0] == "chain"
     assert many[0] == "cols"
 
@@ -202,14 +212,15 @@ def test_device_traits(device):
 # Families of layouts, each as a function (length, n, seed, device) -> (input, dim), where n is the
 # number of lines side by side (rows, or outer indices for the column families).
 
-def odd_integers(shape, seed, device):
-    # int64 (rows multiplied in floating point that would be cut take the single pass,
-    # test_lookback.py); odd factors, so that no product wraps to zero.
-    return (random_input(shape, torch.int64, seed=seed) | 1).to(device)
+def odd_integers(shape, seed, device, dtype=torch.int64):
+    # Integers, exact whatever the order of the products; odd factors, so that no product wraps to
+    # zero.
+    return (random_input(shape, dtype, seed=seed) | 1).to(device)
 
 
 def rows_input(length, n, seed, device):
-    return odd_integers((n, length), seed, device), 1
+    # int32 -> int64: rows of integers from inputs narrower than 8 bytes are split, not single pass.
+    return odd_integers((n, length), seed, device, torch.int32), 1
 
 
 def strided_rows_input(length, n, seed, device):
@@ -243,7 +254,7 @@ FAMILIES = {
 
 def plan_for(x, dim):
     """The plan forward.scan_3d takes for cumprod(x, dim) of these inputs."""
-    return view_plan(*scan_view(x, dim % x.dim()), x.dtype)
+    return view_plan(*scan_view(x, dim % x.dim()), default_dtype(x.dtype))
 
 
 def step_of(family, device):
@@ -251,7 +262,7 @@ def step_of(family, device):
     make, n = FAMILIES[family]
     x, dim = make(2, n, 0, device)
     x3, n_outer, _, inner, strides = scan_view(x, dim)
-    return view_plan(x3, n_outer, 1 << 24, inner, strides, x.dtype)[4]
+    return view_plan(x3, n_outer, 1 << 24, inner, strides, default_dtype(x.dtype))[4]
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
@@ -326,6 +337,24 @@ def test_lines_cut_over(device, launches):
         launches.reset()
         assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"{rows} strided rows of {length}, plan {plan}")
         assert (launches.count > 1) == split
+
+
+def test_rows_cut_over_to_the_single_pass(device, launches):
+    """A row of stride 1 too long for one program's walk to fill the GPU is not cut into chunks: it
+    takes the single pass (kernels/lookback.py), integers of 8-byte inputs too. Find the shortest
+    such row from plan_scan and check it and one element less end to end."""
+    low, high = 2, 1 << 24
+    assert plan_like_forward(1, high, 1, True, device, torch.int64)[0] == "lookback"
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if plan_like_forward(1, middle, 1, True, device, torch.int64)[0] == "lookback" else (middle, high)
+    for length, kind in ((low, "rows"), (high, "lookback")):
+        x, dim = odd_integers((1, length), length, device), 1
+        plan = plan_for(x, dim)
+        assert plan[0] == kind and (plan[1] == 1 or kind == "lookback"), f"a row of {length}: {plan}"
+        launches.reset()
+        assert_cumprod_matches(cumprod(x, dim), x, dim, label=f"a row of {length}, plan {plan}")
+        assert launches.count == 1
 
 
 @pytest.mark.parametrize("length", [2, 3, 5, 7, 13, 31, 100, 257, 1000, 1023])

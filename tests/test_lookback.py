@@ -4,7 +4,7 @@ every carry (inside a group, from the group before, across rows) is used."""
 import pytest
 import torch
 
-from reference import assert_cumprod_matches, assert_identical, assert_scan_matches, near_one
+from reference import assert_cumprod_matches, assert_identical, assert_scan_matches, near_one, random_input
 from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.dispatch import plan_scan
 from triton_cumprod.kernels import lookback
@@ -32,28 +32,30 @@ def small_tiles(monkeypatch):
     use_small_tiles(monkeypatch)
 
 
-def test_taken_for_few_long_rows_multiplied_in_floating_point():
+def test_taken_for_few_long_rows():
     h200 = (132, (9, 0))
-    plan = plan_scan(1, 1 << 28, 1, True, *h200, 4, single_pass=True)
+    plan = plan_scan(1, 1 << 28, 1, True, *h200, 4, floating=True)
     assert plan[0] == "lookback" and plan[1] * plan[4] >= 1 << 28 and plan[1] < 2**31
-    assert plan_scan(16, 1 << 24, 1, True, *h200, 2, single_pass=True)[0] == "lookback"
-    assert plan_scan(1, 1 << 27, 1, True, *h200, 8, single_pass=True)[0] == "lookback"
-    # forward.scan_plan: float64 and the half types single pass, integers not (no 64-bit value is
-    # free to mark a word unpublished).
+    assert plan_scan(16, 1 << 24, 1, True, *h200, 2, floating=True)[0] == "lookback"
+    assert plan_scan(1, 1 << 27, 1, True, *h200, 8, floating=True)[0] == "lookback"
+    # forward.scan_plan: rows of floats, and of integers read from 8-byte inputs (their products
+    # publish as two tagged words, lookback.publish); narrower integer inputs stay split.
     gpu = torch.device("cuda")
-    for dtype, kind in ((torch.float64, "lookback"), (torch.bfloat16, "lookback"), (torch.int64, "rows"),
-                        (torch.int32, "rows")):
+    for dtype, x_itemsize, kind in ((torch.float64, None, "lookback"), (torch.bfloat16, None, "lookback"),
+                                    (torch.int64, None, "lookback"), (torch.int32, 8, "lookback"),
+                                    (torch.int64, 4, "rows"), (torch.int32, None, "rows")):
         with pytest.MonkeyPatch.context() as m:
             m.setattr(forward, "device_traits", lambda device: h200)
-            assert forward.scan_plan(1, 1 << 28, 1, True, dtype, gpu)[0] == kind, dtype
-    # Not without floating-point products, not for strided rows, not for lines that fill the GPU.
-    assert plan_scan(1, 1 << 28, 1, True, *h200, 8)[0] == "rows"
-    assert plan_scan(1, 1 << 28, 1, False, *h200, 4, single_pass=True)[0] == "rows"
-    assert plan_scan(1000, 1 << 20, 1, True, *h200, 4, single_pass=True)[:2] == ("rows", 1)
-    assert plan_scan(1, 1 << 28, 32, True, *h200, 4, single_pass=True)[0] == "cols"
+            assert forward.scan_plan(1, 1 << 28, 1, True, dtype, gpu, x_itemsize=x_itemsize)[0] == kind, dtype
+    # Not for strided rows, not for lines that fill the GPU.
+    assert plan_scan(1, 1 << 28, 1, True, *h200, 8)[0] == "lookback"
+    assert plan_scan(1, 1 << 28, 1, True, *h200, 8, x_itemsize=2)[0] == "rows"
+    assert plan_scan(1, 1 << 28, 1, False, *h200, 4, floating=True)[0] == "rows"
+    assert plan_scan(1000, 1 << 20, 1, True, *h200, 4, floating=True)[:2] == ("rows", 1)
+    assert plan_scan(1, 1 << 28, 32, True, *h200, 4, floating=True)[0] == "cols"
     # A few columns side by side, contiguous: one pass on tiles of all of them.
     for inner in (4, 12, 16):
-        plan = plan_scan(1, 1 << 24, inner, True, *h200, 4, single_pass=True)
+        plan = plan_scan(1, 1 << 24, inner, True, *h200, 4, floating=True)
         assert plan[0] == "lookback" and plan[1] * plan[4] >= 1 << 24
     assert plan_scan(1, 1 << 24, 4, True, *h200, 8)[0] == "cols"
 
@@ -90,6 +92,30 @@ def test_columns_half_types_and_special_values(device, small_tiles, launches):
     x[5, 3] = -0.0
     for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
         assert_cumprod_matches(cumprod(x.to(dtype), 0), x.to(dtype), 0)
+    assert {plan[0] for plan in launches.plans} == {"lookback"}
+
+
+# (shape, the result's dtype): int64 inputs, the integers that take the single pass.
+INTEGER_ROWS = [((1, 200), None), ((3, STEP * WINDOW * GROUPS * 3 - 5), None), ((2, 5 * STEP - 3), torch.int32),
+                ((2, STEP * WINDOW * 3 + 1), torch.int16), ((3, 130), None)]
+
+
+@pytest.mark.parametrize("shape,out", INTEGER_ROWS)
+@pytest.mark.parametrize("options", [{}, {"exclusive": True}, {"reverse": True}])
+def test_integer_rows_match_torch(shape, out, options, device, small_tiles, launches):
+    # Values over the dtype's whole range: products wrap around and, in the first row, reach zero;
+    # the other rows' are odd, never zero, and use both halves of every word a tile publishes.
+    x = random_input(shape, torch.int64, device, seed=shape[1])
+    x[1:] |= 1
+    y = cumprod(x, 1, dtype=out, **options)
+    assert [plan[0] for plan in launches.plans] == ["lookback"]
+    assert_scan_matches(y, x, 1, options.get("exclusive", False), options.get("reverse", False), dtype=out)
+
+
+def test_integer_rows_deterministic(device, small_tiles, launches):
+    x = random_input((3, 500), torch.int64, device, seed=4) | 1
+    assert_identical(cumprod(x, 1), torch.cumprod(x.cpu(), 1))
+    assert_identical(cumprod(x, 1), cumprod(x, 1))
     assert {plan[0] for plan in launches.plans} == {"lookback"}
 
 
@@ -213,15 +239,15 @@ def chains(monkeypatch):
 
 def test_chain_taken_for_tall_columns():
     h100 = (132, (9, 0))
-    plan = plan_scan(1, 131072, 8192, True, *h100, 4, single_pass=True)
+    plan = plan_scan(1, 131072, 8192, True, *h100, 4, floating=True)
     assert plan[0] == "chain" and plan[1] * plan[2] >= 131072
     assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[0] == "chain"
     # Not where the lines fill the GPU, nor where one depth of tiles moves too few bytes, nor for
     # 8-byte results (the chain passes float32 carries).
-    assert plan_scan(1, 32768, 32768, True, *h100, 4, single_pass=True)[0] == "cols"
-    assert plan_scan(1, 1 << 20, 64, True, *h100, 4, single_pass=True)[0] == "cols"
+    assert plan_scan(1, 32768, 32768, True, *h100, 4, floating=True)[0] == "cols"
+    assert plan_scan(1, 1 << 20, 64, True, *h100, 4, floating=True)[0] == "cols"
     assert plan_scan(1, 131072, 8192, True, *h100, 8)[0] == "cols"
-    assert plan_scan(1, 131072, 8192, True, *h100, 8, single_pass=True)[0] == "cols"
+    assert plan_scan(1, 131072, 8192, True, *h100, 8, floating=True)[0] == "cols"
 
 
 @pytest.mark.parametrize("shape,dim", [((37, 19), 0), ((3, 13, 21), 1), ((9, 8), 0), ((6, 33), 0)])

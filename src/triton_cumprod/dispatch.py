@@ -85,8 +85,8 @@ def tile_settings(capability, itemsize):
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
 
 
-def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, single_pass=False, exclusive=False,
-              reverse=False, skew=0, scan_contiguous=False):
+def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, floating=False, exclusive=False,
+              reverse=False, skew=0, scan_contiguous=False, x_itemsize=None):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
@@ -94,11 +94,13 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
     cut into n_chunks chunks of `chunk` positions, scanned by separate programs when the lines
     alone cannot fill `n_sm` multiprocessors. `unit_stride` says whether the input is contiguous
     along the axis a tile loads along: the scan axis where inner == 1 (a row tile can load along
-    it), else the inner one; `itemsize` is the output's element size in bytes. With `single_pass`
-    (the kernels multiply in floating point), rows that would be cut take "lookback" instead: one pass,
-    n_chunks tiles of BLOCK_L a row, groups of BLOCK_A tiles, super-groups of `chunk` groups
-    (kernels/lookback.py); so do lines of up to `lookback_inner` contiguous inner positions, in
-    tiles of BLOCK_L positions of all of them. An `exclusive` scan (a pair
+    it), else the inner one; `itemsize` is the output's element size in bytes, `x_itemsize` the
+    input's (None: the same). Rows that would be cut take "lookback" instead where the kernels
+    multiply in floating point (`floating`) or the input's elements are 8 bytes: one pass, n_chunks
+    tiles of BLOCK_L a row, groups of BLOCK_A tiles, super-groups of `chunk` groups
+    (kernels/lookback.py). Where they multiply in floating point, so do lines of up to
+    `lookback_inner` contiguous inner positions, in tiles of BLOCK_L positions of all of them, and
+    columns may take the chain. An `exclusive` scan (a pair
     scan) and a `reverse` one (read backwards, kernels/rows.py) take one-row steps of at most 8192
     at a quarter of the values a thread: on the prompt's shape 0.952 / 0.951 / 0.950 (exclusive /
     reverse / both) in steps of 8192 on 8 warps, against 0.907 / 0.911 / 0.897 in 16384 and 0.810
@@ -135,7 +137,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         n_chunks, chunk = split_lines(lines, span, block_l, n_sm, split_programs(settings, settings["row_stages"]))
         # Tiles in flight pay off only where a program walks several steps.
         num_stages = settings["row_stages"] if chunk > block_l else 1
-        if single_pass and unit_stride and n_chunks > 1:
+        # Integers from narrower inputs stay split: a tile of the single pass, sized by its 8-byte
+        # results, loads too few bytes (int32 -> int64 1-D 145613435 0.43 against the split's 0.46,
+        # int16 -> int64 3 x 33554431 0.19 against 0.31; int64 32 x 2^20 0.78 against 0.60; H100,
+        # benchmarks/NOTES.md 2026-12-07).
+        if unit_stride and n_chunks > 1 and (floating or (x_itemsize or itemsize) == 8):
             # 256 bytes of the tile a thread for a reverse scan (fp32 4096 on 4 warps 0.657, on 2
             # 0.674; forwards 0.727 and 0.680); float64 keeps 128 (at 256 ptxas spills on sm_89 and
             # sm_90).
@@ -163,7 +169,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         # Tiles in flight pay off only where a program walks several steps of them: fp64 141 x 8 x 52
         # x 190 dim 2 (two steps a line) 0.740 in three stages, 0.962 in one (benchmarks/NOTES.md).
         num_stages = stages if wide and chunk >= 2 * stages * block_l else 1
-        if single_pass and unit_stride and inner <= settings["lookback_inner"]:
+        if floating and unit_stride and inner <= settings["lookback_inner"]:
             # A few columns side by side: the single pass, on tiles of all of them
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
             # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112;
@@ -184,7 +190,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, s
         unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
                      and line_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if single_pass and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
+        if floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:

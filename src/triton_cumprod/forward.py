@@ -21,16 +21,14 @@ def device_traits(device):
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False, x_itemsize=None,
               scan_contiguous=False):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device` from an input of `x_itemsize`
-    bytes an element (None: out_dtype's), of stride 1 along the scan where `scan_contiguous`: rows
-    take the single pass where the kernels multiply in floating point (kernels/lookback.py
-    publishes float64 words; integers wrap through every 64-bit value and leave none to mark a
-    word unpublished); contiguous row tiles are laid on 16-byte vectors of x, which a row may start
-    inside (combine.line_skew)."""
-    single_pass = accumulator_dtype(out_dtype).is_floating_point
+    bytes an element (None: out_dtype's), of stride 1 along the scan where `scan_contiguous`:
+    contiguous row tiles are laid on 16-byte vectors of x, which a row may start inside
+    (combine.line_skew)."""
+    floating = accumulator_dtype(out_dtype).is_floating_point
     vec = vector_elements(x_itemsize or out_dtype.itemsize) if unit_stride else 1
     skew = line_skew(length, vec) if inner == 1 else 0
-    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, single_pass,
-                     exclusive, reverse, skew, scan_contiguous)
+    return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, floating,
+                     exclusive, reverse, skew, scan_contiguous, x_itemsize)
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):

@@ -74,6 +74,46 @@ def wait_one(word_ptr):
 
 
 @triton.jit
+def pack_half(value, half):
+    # Half `half` (0: low, 1: high) of a published int64 as one word under a tag of 1 above it:
+    # every 64-bit value is a product, so no inverted value could mark a word unpublished.
+    return ((value >> (32 * half)) & 0xFFFFFFFF) | (1 << 32)
+
+
+@triton.jit
+def publish(word_ptr, value, WORDS: tl.constexpr):
+    # `value` (float64: one packed word; int64: two tagged halves) into the WORDS words at word_ptr.
+    if WORDS == 1:
+        tl.atomic_xchg(word_ptr, pack(value), sem="relaxed")
+    else:
+        half = tl.arange(0, 2)
+        tl.atomic_xchg(word_ptr + half, pack_half(value, half), sem="relaxed")
+
+
+@triton.jit
+def product_published(words_ptr, n, SLOTS: tl.constexpr, WORDS: tl.constexpr):
+    # The product, in a fixed order, of the first n of the SLOTS values published from words_ptr
+    # on, once every one of them is.
+    slots = tl.arange(0, SLOTS)
+    if WORDS == 1:
+        values = unpack(wait_all(words_ptr + slots, slots < n, pack(tl.full([], 1, tl.float64))))
+    else:
+        half = tl.arange(0, 2)[None, :]
+        words = wait_all(words_ptr + slots[:, None] * 2 + half, slots[:, None] < n,
+                         pack_half(tl.full([], 1, tl.int64), half))
+        values = tl.sum((words & 0xFFFFFFFF) << (32 * half), 1)
+    return tl.reduce(values, 0, mul_combine)
+
+
+@triton.jit
+def value_published(word_ptr, WORDS: tl.constexpr):
+    # The value published at word_ptr, once it is.
+    if WORDS == 1:
+        return unpack(wait_one(word_ptr))
+    return product_published(word_ptr, 1, 1, WORDS)
+
+
+@triton.jit
 def scan_lookback_kernel(
     x_ptr,  # input, read as (n_rows, length) through its own strides
     y_ptr,  # output: contiguous (n_rows, length)
@@ -85,7 +125,7 @@ def scan_lookback_kernel(
     x_shift,  # PHASED: x's row r starts (stride_xr - length) * r = x_shift * VEC * r past y's
     tiles_per_row,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the scan multiplies in: float32 or float64 (combine.accumulator_dtype)
+    ACC: tl.constexpr,  # dtype the scan multiplies in (combine.accumulator_dtype)
     BLOCK_L: tl.constexpr,  # elements per tile
     WINDOW: tl.constexpr,  # tiles per group: the last tile of a group publishes the group's product
     GROUPS: tl.constexpr,  # groups per super-group: its last tile publishes the row's product so far
@@ -95,6 +135,7 @@ def scan_lookback_kernel(
     VEC: tl.constexpr,  # elements of a 16-byte vector (combine.vector_elements)
     PHASED: tl.constexpr,  # x is contiguous along rows, 16-byte aligned, its rows VEC-aligned where y's are
     EDGES: tl.constexpr,  # rows may start or end inside a vector (length is not a multiple of VEC)
+    WORDS: tl.constexpr,  # words a published product takes: 1 (float64), 2 (int64: see publish)
 ):
     # A single pass over rows too few to fill the GPU (Merrill and Garland's decoupled look-back,
     # made deterministic). Every tile publishes the product of its elements; the last tile of each
@@ -108,7 +149,10 @@ def scan_lookback_kernel(
     # stores stay 16 bytes wide whatever its length); its first tile also takes the head before the
     # body, its last the tail after it (combine.piece).
     row, t, group, tile_words, group_words, super_words = lookback_tile(state_ptr, n_rows, tiles_per_row, WINDOW,
-                                                                        GROUPS)
+                                                                        GROUPS, WORDS)
+    # Products of tiles and groups in float64 (see combine.aggregate_dtype), of integers in int64
+    # (exact modulo 2^64 in any order).
+    AGG: tl.constexpr = tl.float64 if WORDS == 1 else tl.int64
     super_group = group // GROUPS
     row_start = row * length
     row_end = row_start + length
@@ -138,31 +182,26 @@ def scan_lookback_kernel(
         # hold some of it where the body is shorter than the row, and triton 3.6's interpreter
         # ignores `other` for bf16 loads.
         x = tl.where(offs < last, x, 1)
-    # Products of tiles and groups in float64: see combine.aggregate_dtype.
-    total = tl.reduce(x.to(tl.float64), None, mul_combine)
+    total = tl.reduce(x.to(AGG), None, mul_combine)
+    body_total = total
     if EDGES:
         head, in_head = piece(x_at, stride_xl, body - VEC, row_start, tl.minimum(body, row_end), tile == 0, OUT,
                               ACC, VEC, PHASED)
         tail, in_tail = piece(x_at, stride_xl, body_end, body_end, row_end, tile == tiles_per_row - 1, OUT,
                               ACC, VEC, PHASED)
-        total = tl.reduce(head.to(tl.float64), 0, mul_combine) * total * tl.reduce(tail.to(tl.float64), 0,
-                                                                                  mul_combine)
-    tl.atomic_xchg(tile_words + t, pack(total), sem="relaxed")
-    one = pack(tl.full([], 1, tl.float64))
-    ahead = tl.arange(0, WINDOW)
-    words = wait_all(tile_words + group * WINDOW + ahead, ahead < t - group * WINDOW, one)
-    in_group = tl.reduce(unpack(words), 0, mul_combine)
+        total = tl.reduce(head.to(AGG), 0, mul_combine) * total * tl.reduce(tail.to(AGG), 0, mul_combine)
+    publish(tile_words + t * WORDS, total, WORDS)
+    in_group = product_published(tile_words + group * WINDOW * WORDS, t - group * WINDOW, WINDOW, WORDS)
     group_product = in_group * total
     if t % WINDOW == WINDOW - 1:
-        tl.atomic_xchg(group_words + group, pack(group_product), sem="relaxed")
-    slots = tl.arange(0, GROUPS)
-    earlier_groups = wait_all(group_words + super_group * GROUPS + slots, slots < group - super_group * GROUPS, one)
-    in_super = tl.reduce(unpack(earlier_groups), 0, mul_combine)
-    carry = tl.full([], 1, tl.float64)
+        publish(group_words + group * WORDS, group_product, WORDS)
+    in_super = product_published(group_words + super_group * GROUPS * WORDS, group - super_group * GROUPS, GROUPS,
+                                 WORDS)
+    carry = tl.full([], 1, AGG)
     if super_group > 0:
-        carry = unpack(wait_one(super_words + super_group - 1))
+        carry = value_published(super_words + (super_group - 1) * WORDS, WORDS)
     if t % (WINDOW * GROUPS) == WINDOW * GROUPS - 1:
-        tl.atomic_xchg(super_words + super_group, pack(carry * (in_super * group_product)), sem="relaxed")
+        publish(super_words + super_group * WORDS, carry * (in_super * group_product), WORDS)
     carry = (carry * in_super * in_group).to(ACC)
     if EDGES:
         carry = scan_piece(y_ptr, tail if REVERSE else head, in_tail if REVERSE else in_head,
@@ -173,8 +212,12 @@ def scan_lookback_kernel(
         y, inclusive = scan_tile(x, carry, offs, 0, 0, EXCLUSIVE, False)
     tl.store(y_ptr + col + offs, y.to(OUT), mask=offs < last)
     if EDGES:
-        # The carry where the body leaves the tile, on into the piece after it.
-        if REVERSE:
+        # The carry where the body leaves the tile, on into the piece after it. Integers multiply
+        # exactly in any order: the carry into the body times its product, which leaves the
+        # tile's scan dead at its store (int32 -> int64 on sm_90: 212 registers -> 94).
+        if WORDS == 2:
+            carry = carry * body_total.to(ACC)
+        elif REVERSE:
             carry = leaving_mirrored(inclusive)
         else:
             carry = tl.where(last > 0, pick(inclusive, offs == tl.maximum(last, 1) - 1, 0), carry)
@@ -431,11 +474,13 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
                    WINDOW=window, GROUPS=groups, EXCLUSIVE=exclusive, REVERSE=reverse)
     if inner == 1:
         kernel = scan_lookback_kernel
+        width = 1 if out_dtype.is_floating_point else 2  # words a product (see publish)
         vec = vector_elements(x.element_size(), block=block_l)  # as kernels/rows.py: launch_rows
         x_shift = x_phase(x, n_outer, length, strides[0], strides[1], vec)
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_rows=n_outer, length=length, stride_xr=strides[0],
                     stride_xl=strides[1], x_shift=x_shift or 0, tiles_per_row=tiles_per_line, **options,
-                    RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0)
+                    RUN=vec if strides[1] == 1 else 1, VEC=vec, PHASED=x_shift is not None, EDGES=length % vec != 0,
+                    WORDS=width)
     else:
         kernel = scan_lookback_cols_kernel
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,
