@@ -3,7 +3,7 @@ scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alter
 prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
 more calls did not repeat the output bitwise.
 
-    python3 benchmarks/ab.py split|narrow TAG
+    python3 benchmarks/ab.py split|narrow|introws TAG
 """
 import sys
 
@@ -21,6 +21,10 @@ CASES = {
     "narrow": [((4194304, 16), 0, torch.float32), ((4194304, 12), 0, torch.float32), ((4194304, 13), 0, torch.float32),
                ((8388608, 16), 0, torch.bfloat16), ((6000001, 10), 0, torch.float16), ((2097152, 16), 0, torch.float64),
                ((3, 1398101, 16), 1, torch.float32), ((2, 999999, 9), 1, torch.float32)],
+    # integer rows too few to fill the GPU: the split and the single pass
+    "introws": [((145613435,), 0, torch.int32), ((69912092,), 0, torch.int32), ((1 << 28,), 0, torch.int32),
+                ((32, 1 << 20), 1, torch.int64), ((16, 1 << 24), 1, torch.int32), ((100000007,), 0, torch.int64),
+                ((3, 33554431), 1, torch.int16), ((127235, 198), 0, torch.int32)],
 }
 
 
