@@ -343,11 +343,14 @@ def test_rows_cut_over_to_the_single_pass(device, launches):
     """A row of stride 1 too long for one program's walk to fill the GPU is not cut into chunks: it
     takes the single pass (kernels/lookback.py), integers of 8-byte inputs too. Find the shortest
     such row from plan_scan and check it and one element less end to end."""
+    def single_pass(length):
+        return plan_like_forward(1, length, 1, True, device, torch.int64)[0] == "lookback"
+
     low, high = 2, 1 << 24
-    assert plan_like_forward(1, high, 1, True, device, torch.int64)[0] == "lookback"
+    assert single_pass(high)
     while high - low > 1:
         middle = (low + high) // 2
-        low, high = (low, middle) if plan_like_forward(1, middle, 1, True, device, torch.int64)[0] == "lookback" else (middle, high)
+        low, high = (low, middle) if single_pass(middle) else (middle, high)
     for length, kind in ((low, "rows"), (high, "lookback")):
         x, dim = odd_integers((1, length), length, device), 1
         plan = plan_for(x, dim)
