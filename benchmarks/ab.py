@@ -3,7 +3,7 @@ scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alter
 prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
 more calls did not repeat the output bitwise.
 
-    python3 benchmarks/ab.py split|narrow|introws TAG
+    python3 benchmarks/ab.py split|narrow|introws|lookback TAG
 """
 import sys
 
@@ -25,6 +25,10 @@ CASES = {
     "introws": [((145613435,), 0, torch.int32), ((69912092,), 0, torch.int32), ((1 << 28,), 0, torch.int32),
                 ((32, 1 << 20), 1, torch.int64), ((16, 1 << 24), 1, torch.int32), ((100000007,), 0, torch.int64),
                 ((3, 33554431), 1, torch.int16), ((127235, 198), 0, torch.int32)],
+    # 1-D and few long rows in the single pass: 16-bit tiles, groups of 8-byte ones
+    "lookback": [((1 << 28,), 0, torch.bfloat16), ((54439559,), 0, torch.float16), ((183300540,), 0, torch.bfloat16),
+                 ((16, 1 << 24), 1, torch.bfloat16), ((47488622,), 0, torch.float64), ((178587903,), 0, torch.float64),
+                 ((12, 1938515), 1, torch.float64), ((100000007,), 0, torch.int64)],
 }
 
 

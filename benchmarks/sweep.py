@@ -135,7 +135,8 @@ def sweep_lookback(cases=LOOKBACK_CASES):
               flush=True)
         for step, window, thread_bytes in configs:
             try:
-                with tile_overrides(lookback_step=step, lookback_window=window, lookback_thread_bytes=thread_bytes):
+                with tile_overrides(lookback_step=step, lookback_window=window, lookback_cols_step=step,
+                                    lookback_cols_window=window, lookback_thread_bytes=thread_bytes):
                     first = cumprod(x, dim)
                     same = all(torch.equal(first, cumprod(x, dim)) for _ in range(9))
                     ratio = t_copy / time_ms(lambda: cumprod(x, dim))

@@ -19,8 +19,8 @@ def use_small_tiles(monkeypatch):
 
     def settings(capability, itemsize):
         return {**real(capability, itemsize), "row_step": STEP, "short_tile": STEP, "lookback_step": STEP,
-                "lookback_window": WINDOW, "lookback_groups": GROUPS, "backward_step": STEP // 2,
-                "backward_window": WINDOW}
+                "lookback_window": WINDOW, "lookback_cols_step": STEP, "lookback_cols_window": WINDOW,
+                "lookback_groups": GROUPS, "backward_step": STEP // 2, "backward_window": WINDOW}
 
     monkeypatch.setattr(dispatch, "tile_settings", settings)
     for module in (forward, autograd):
