@@ -1114,6 +1114,10 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # sm_90).
             kind, num_stages = "lookback", 1
             thread_bytes = settings["lookback_thread_bytes"] * (2 if reverse and itemsize <= 4 else 1)
+            if reverse:
+                # 16-bit tiles of 8192 read backwards spill (16-20 bytes exclusive, sm_89 and sm_90):
+                # they keep 4096.
+                settings["lookback_step"] = min(settings["lookback_step"], 4096)
             n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize, thread_bytes)
     else:
         kind = "cols"

@@ -297,8 +297,10 @@ def assert_same_exception(ours_fn, torch_fn):
     return our_exc
 
 
-def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=torch.float32):
-    """The plan forward.scan_3d takes for a scan on `device` that writes `out_dtype`."""
+def plan_like_forward(n_outer, length, inner, unit_stride, device, out_dtype=torch.float32, x_dtype=None):
+    """The plan forward.scan_3d takes for a scan on `device` that reads `x_dtype` (None: out_dtype)
+    and writes `out_dtype`."""
     from triton_cumprod.forward import scan_plan
 
-    return scan_plan(n_outer, length, inner, unit_stride, out_dtype, torch.device(device))
+    x_itemsize = x_dtype.itemsize if x_dtype is not None else None
+    return scan_plan(n_outer, length, inner, unit_stride, out_dtype, torch.device(device), x_itemsize=x_itemsize)

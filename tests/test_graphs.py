@@ -11,6 +11,7 @@ import torch
 
 from reference import assert_cumprod_matches, assert_identical, eps, plan_like_forward
 from triton_cumprod import CumProd, cumprod
+from triton_cumprod.forward import default_dtype
 
 pytestmark = [
     pytest.mark.gpu,
@@ -29,7 +30,8 @@ CASES = {
     "cols split (200000 x 64, dim 0)": Case((200_000, 64), 0, torch.float32, 1e-3, "cols", True),
     "lookback, 1-D 3000001 fp32": Case((3_000_001,), 0, torch.float32, 1e-3, "lookback", True),
     "lookback, 16 x 1000000 fp32": Case((16, 1_000_000), 1, torch.float32, 1e-3, "lookback", True),
-    "rows split, 1-D 1000003 int64": Case((1_000_003,), 0, torch.int64, 0, "rows", True),
+    "rows split, 1-D 1000003 int32": Case((1_000_003,), 0, torch.int32, 0, "rows", True),
+    "lookback, 1-D 1000003 int64": Case((1_000_003,), 0, torch.int64, 0, "lookback", True),
     "rows, bf16 (2048 x 3000)": Case((2048, 3000), 1, torch.bfloat16, 0.1, "rows", False),
     "lookback, bf16 4 x 500003": Case((4, 500_003), 1, torch.bfloat16, 0.02, "lookback", True),
 }
@@ -86,7 +88,7 @@ def check_plan(name, case):
     """The case covers the strategy it is named for on this GPU."""
     dim = case.dim
     n_outer, length, inner = math.prod(case.shape[:dim]), case.shape[dim], math.prod(case.shape[dim + 1:])
-    plan = plan_like_forward(n_outer, length, inner, inner == 1, "cuda", case.dtype)
+    plan = plan_like_forward(n_outer, length, inner, inner == 1, "cuda", default_dtype(case.dtype), case.dtype)
     assert (plan[0], plan[1] > 1) == (case.kind, case.split), (
         f"{name}: the dispatcher takes {plan[:2]} here, not the {case.kind} (split={case.split}) this case is for")
 

@@ -56,11 +56,11 @@ def tile_settings(capability, itemsize):
       groups of 256, 128, 64: 0.714-0.717, 0.726, 0.728); exclusive / reverse / both 0.616 / 0.797
       / 0.748 (groups of 256: 0.589 / 0.751 / 0.731). Super-groups of 16 groups of 256: 0.492
       against 0.631 (before the cap).
-    - The rows' single pass on an H100 (2026-12-07): 16-bit tiles of 8192 in groups of 128
-      (fp16 1-D 54439559 0.748, bf16 183300540 0.741; tiles of 4096 in groups of 64: 0.691,
-      0.684), 8-byte types in groups of 128 (fp64 47488622 0.853, int64 100000007 0.797; in
-      groups of 64: 0.810, 0.779). A few columns keep theirs: bf16 4 x 16777216 x 3 dim 1 on
-      tiles of 8192 0.157, of 4096 0.185.
+    - The rows' single pass on an H100 (2026-12-07): 16-bit tiles of 8192 (read backwards: 4096,
+      see plan_scan) in groups of 128 (fp16 1-D 54439559 0.748, bf16 183300540 0.741; tiles of
+      4096 in groups of 64: 0.691, 0.684), 8-byte types in groups of 128 (fp64 47488622 0.853,
+      int64 100000007 0.797; in groups of 64: 0.810, 0.779). A few columns keep theirs: bf16 4 x
+      16777216 x 3 dim 1 on tiles of 8192 0.157, of 4096 0.185.
     The same values serve sm_89 (RTX 4090, the prompt's target) until measured there, with stages
     capped to its 100 KB of shared memory: 128 fp32 values a thread fit either register file. A
     generation that measures differently gets its own branch here.
@@ -151,6 +151,10 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # sm_90).
             kind, num_stages = "lookback", 1
             thread_bytes = settings["lookback_thread_bytes"] * (2 if reverse and itemsize <= 4 else 1)
+            if reverse:
+                # 16-bit tiles of 8192 read backwards spill (16-20 bytes exclusive, sm_89 and sm_90):
+                # they keep 4096.
+                settings["lookback_step"] = min(settings["lookback_step"], 4096)
             n_chunks, block_l, block_a, chunk, num_warps = single_pass_plan(length, 1, settings, itemsize, thread_bytes)
     else:
         kind = "cols"
