@@ -3,7 +3,7 @@ scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alter
 prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
 more calls did not repeat the output bitwise.
 
-    python3 benchmarks/ab.py split|narrow|introws|lookback TAG
+    python3 benchmarks/ab.py split|narrow|introws|lookback|edges TAG
 """
 import sys
 
@@ -29,6 +29,10 @@ CASES = {
     "lookback": [((1 << 28,), 0, torch.bfloat16), ((54439559,), 0, torch.float16), ((183300540,), 0, torch.bfloat16),
                  ((16, 1 << 24), 1, torch.bfloat16), ((47488622,), 0, torch.float64), ((178587903,), 0, torch.float64),
                  ((12, 1938515), 1, torch.float64), ((100000007,), 0, torch.int64)],
+    # rows that start or end inside a vector, in the single pass: the pieces around the body
+    "edges": [((268435455,), 0, torch.float32), ((48413427,), 0, torch.float32), ((16, 16777215), 1, torch.float32),
+              ((100000007,), 0, torch.float32), ((183300540,), 0, torch.bfloat16), ((54439559,), 0, torch.float16),
+              ((47488623,), 0, torch.float64), ((100000007,), 0, torch.int64)],
 }
 
 
