@@ -47,8 +47,8 @@ def tile_settings(capability, itemsize):
       that layout for every type (fp32 dim 0 of 32768^2 0.943; in runs, which a tile walked
       backwards holds whole in registers: 0.740 on a quarter of the tile).
     - 16-bit rows walked in several steps gain a little from three steps in flight (0.953, 0.946).
-    - The single pass: 128 bytes of a tile a thread, groups of one tile a thread of the program
-      (fp32 on 4 warps: 128; 16-bit on 2: 64) in super-groups of 8 groups: 1-D 2^28 fp32
+    - The single pass: 128 bytes of a tile a thread, groups of 128 tiles (16-bit and 8-byte
+      types until 2026-12-07: 64) in super-groups of 8 groups: 1-D 2^28 fp32
       0.753-0.770, 16 x 2^24 0.770-0.783, bf16 0.637 (groups of 64 in super-groups of 64: 0.724,
       0.735, 0.640; groups of 32: 0.59; one chain of groups of 256: 0.660, 0.595). The gradient's
       chain: groups of 64 tiles of 2048 under the register cap (kernels/lookback.py:
