@@ -1068,8 +1068,9 @@ def tile_settings(capability, itemsize):
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
-                lookback_step=8192 if itemsize <= 2 else 4096, lookback_window=128,
-                lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_groups=8, lookback_inner=16, lookback_thread_bytes=128,
+                lookback_step=8192 if itemsize <= 2 else 4096, lookback_window=128, lookback_groups=8,
+                lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
+                lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))

@@ -187,6 +187,20 @@ def test_unaligned_chain_only_where_lines_are_few(machine):
     assert many[0] == "cols"
 
 
+@pytest.mark.parametrize("machine", MACHINES[1:-1], ids=lambda m: f"{m[0]}sm")
+def test_single_pass_tiles(machine):
+    """The rows' single pass takes 16-bit tiles of 8192 elements, but read backwards (8192 spills
+    there) and where it scans a few columns side by side (slower there), 4096; every type of row
+    groups 128 tiles (benchmarks/NOTES.md, 2026-12-07)."""
+    forward = plan_scan(1, 1 << 28, 1, True, *machine, 2, floating=True)
+    backward = plan_scan(1, 1 << 28, 1, True, *machine, 2, floating=True, reverse=True)
+    columns = plan_scan(1, 1 << 26, 4, True, *machine, 2, floating=True)
+    assert forward[0] == backward[0] == columns[0] == "lookback"
+    assert (forward[4], backward[4], columns[4] * 4) == (8192, 4096, 4096)
+    for itemsize in (2, 4, 8):
+        assert plan_scan(1, 1 << 27, 1, True, *machine, itemsize, floating=True)[3] == 128
+
+
 def test_strategy_kinds():
     for machine in MACHINES:
         assert plan(10, 100, 1, True, *machine)[0] == "rows"

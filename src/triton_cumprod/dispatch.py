@@ -8,27 +8,28 @@ def next_power_of_2(n):
 
 
 def tile_settings(capability, itemsize):
-    """Launch settings for a GPU generation and an element size, by name: row_step: longest step along a
-    row, in elements; row_values: elements a thread holds of a one-row tile (sets its warps);
-    short_tile: elements per tile of short rows, several rows a tile; cols, reverse_cols: a wide column
-    tile, for forward and reverse scans, as (columns, bytes of a step, bytes of a step a thread holds
-    (sets the warps), steps in flight); row_stages: a row walk's steps in flight (above 1, Triton's
-    pipeliner loads the next tiles through shared memory while one is scanned); split_programs_per_sm:
-    programs a split scan aims for, per multiprocessor, where its tiles are not pipelined;
-    split_staged_programs_per_sm: where they are (their stages hold shared memory: 2 programs of fp64's
-    96 KB fit a multiprocessor); backward_split_programs_per_sm: the gradient's split; lookback_step,
-    lookback_window, lookback_groups: the tile, the tiles a group and the groups a super-group of the
-    single-pass scan of rows; lookback_cols_step, lookback_cols_window: the tile and the tiles a group
-    where it scans a few columns side by side; lookback_inner: the most inner positions the single pass
-    takes in one tile (a scan dim followed by a few); lookback_thread_bytes: bytes of a single pass's
-    tile a thread (sets its warps); backward_step, backward_window: the tile and the tiles a group of
-    the single-pass gradient; chain_tile: (columns, positions) of a tile of the column chain (one warp,
-    a column a lane), taken where column lines put fewer than chain_below_warps_per_sm warps on each
-    multiprocessor and the tiles of one depth hold at least chain_hop_bytes; chain_unaligned_tile: the
-    chain's tile where the tile's rows do not start on 16 bytes (inner sizes that are not a multiple of
-    a vector), taken where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
-    multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile: 2048
-    elements 32 columns wide, on 4 warps.
+    """Launch settings for a GPU generation and an element size, by name: row_step: longest step
+    along a row, in elements; row_values: elements a thread holds of a one-row tile (sets its
+    warps); short_tile: elements per tile of short rows, several rows a tile; cols, reverse_cols: a
+    wide column tile, for forward and reverse scans, as (columns, bytes of a step, bytes of a step a
+    thread holds (sets the warps), steps in flight); row_stages: a row walk's steps in flight (above
+    1, Triton's pipeliner loads the next tiles through shared memory while one is scanned);
+    split_programs_per_sm: programs a split scan aims for, per multiprocessor, where its tiles are
+    not pipelined; split_staged_programs_per_sm: where they are (their stages hold shared memory: 2
+    programs of fp64's 96 KB fit a multiprocessor); backward_split_programs_per_sm: the gradient's
+    split; lookback_step, lookback_window, lookback_groups: the tile, the tiles a group and the
+    groups a super-group of the single-pass scan of rows; lookback_cols_step, lookback_cols_window:
+    the tile and the tiles a group where it scans a few columns side by side; lookback_inner: the
+    most inner positions the single pass takes in one tile (a scan dim followed by a few);
+    lookback_thread_bytes: bytes of a single pass's tile a thread (sets its warps); backward_step,
+    backward_window: the tile and the tiles a group of the single-pass gradient; chain_tile:
+    (columns, positions) of a tile of the column chain (one warp, a column a lane), taken where
+    column lines put fewer than chain_below_warps_per_sm warps on each multiprocessor and the tiles
+    of one depth hold at least chain_hop_bytes; chain_unaligned_tile: the chain's tile where the
+    tile's rows do not start on 16 bytes (inner sizes that are not a multiple of a vector), taken
+    where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
+    multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
+    2048 elements 32 columns wide, on 4 warps.
     H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x 208 x 75 dim 1
     transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x 26 x 480 x 713
     dim 0 sliced on tiles of 4096 0.895 / 0.834 (16-bit keeps 2048: 4096 walked backwards takes
@@ -82,8 +83,9 @@ def tile_settings(capability, itemsize):
     return dict(row_step=row_step, row_values=row_values, short_tile=2048, cols=cols, reverse_cols=reverse_cols,
                 row_stages=3 if itemsize <= 2 else 1,
                 split_programs_per_sm=16, split_staged_programs_per_sm=4, backward_split_programs_per_sm=4,
-                lookback_step=8192 if itemsize <= 2 else 4096, lookback_window=128,
-                lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_groups=8, lookback_inner=16, lookback_thread_bytes=128,
+                lookback_step=8192 if itemsize <= 2 else 4096, lookback_window=128, lookback_groups=8,
+                lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
+                lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
