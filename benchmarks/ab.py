@@ -3,7 +3,7 @@ scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alter
 prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
 more calls did not repeat the output bitwise.
 
-    python3 benchmarks/ab.py split|narrow|introws|lookback|edges TAG
+    python3 benchmarks/ab.py CASES TAG  (CASES: a key of CASES below)
 """
 import sys
 
@@ -33,6 +33,10 @@ CASES = {
     "edges": [((268435455,), 0, torch.float32), ((48413427,), 0, torch.float32), ((16, 16777215), 1, torch.float32),
               ((100000007,), 0, torch.float32), ((183300540,), 0, torch.bfloat16), ((54439559,), 0, torch.float16),
               ((47488623,), 0, torch.float64), ((100000007,), 0, torch.int64)],
+    # integer rows a program (the suite's int32 -> int64), and float and odd-length controls
+    "introws-long": [((16384, 32768), 1, torch.int32), ((16384, 32768), 1, torch.int64),
+                     ((32768, 16384), 1, torch.int16), ((8192, 65536), 1, torch.int32),
+                     ((16384, 32767), 1, torch.int32), ((32768, 32768), 1, torch.float32)],
 }
 
 
