@@ -3,7 +3,7 @@ scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alter
 prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
 more calls did not repeat the output bitwise.
 
-    python3 benchmarks/ab.py CASES TAG  (CASES: a key of CASES below)
+    python3 benchmarks/ab.py CASES TAG  (CASES: a key of CASES or GRADIENT_CASES below)
 """
 import sys
 
@@ -38,11 +38,36 @@ CASES = {
                      ((32768, 16384), 1, torch.int16), ((8192, 65536), 1, torch.int32),
                      ((16384, 32767), 1, torch.int32), ((32768, 32768), 1, torch.float32)],
 }
+# Gradients, timed as ratios to two copies (a gradient reads x, y and the output's gradient and
+# writes one tensor): short rows, and the sweep's lowest.
+GRADIENT_CASES = {
+    "bw-short": [((2955, 3, 723, 7), 3, torch.float16), ((6000000, 3), 1, torch.float32),
+                 ((4000000, 8), 1, torch.float32), ((4000000, 5), 1, torch.float64),
+                 ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32)],
+}
+
+
+def gradient_figure(shape, dim, dtype):
+    """Ratio of a gradient to two copies, its max relative error against float64 in eps, and "!"
+    where three more calls did not repeat it bitwise."""
+    x = make_probe_input(shape, dtype).requires_grad_()
+    g = torch.rand(shape, device="cuda", dtype=dtype)
+    y = cumprod(x, dim)
+    grad = lambda: torch.autograd.grad(y, x, g, retain_graph=True)[0]
+    ours = grad()
+    x64 = x.detach().double().requires_grad_()
+    ref = torch.autograd.grad(torch.cumprod(x64, dim), x64, g.double())[0]
+    err = ((ours.double() - ref).abs() / ref.abs()).max().item() / torch.finfo(dtype).eps
+    same = all(torch.equal(ours, grad()) for _ in range(3))
+    ratio = 2 * time_ms(lambda: x.detach().clone(), rep=200) / time_ms(grad, rep=200)
+    return f"{ratio:.3f}/{err:.0f}{'' if same else '!'}"
 
 
 def main(cases, tag):
     figures = []
-    for shape, dim, dtype in CASES[cases]:
+    for shape, dim, dtype in GRADIENT_CASES.get(cases, []):
+        figures.append(gradient_figure(shape, dim, dtype))
+    for shape, dim, dtype in CASES.get(cases, []):
         x = make_probe_input(shape, dtype)
         y = cumprod(x, dim)
         if dtype.is_floating_point:
