@@ -11,6 +11,7 @@ import torch
 
 from probe import make_probe_input, time_ms
 from triton_cumprod import cumprod
+from triton_cumprod.bench import backward_of, gradient_error
 
 CASES = {
     # lines too few to fill the GPU: the split and what might replace it
@@ -48,18 +49,15 @@ GRADIENT_CASES = {
 
 
 def gradient_figure(shape, dim, dtype):
-    """Ratio of a gradient to two copies, its max relative error against float64 in eps, and "!"
-    where three more calls did not repeat it bitwise."""
-    x = make_probe_input(shape, dtype).requires_grad_()
-    g = torch.rand(shape, device="cuda", dtype=dtype)
-    y = cumprod(x, dim)
-    grad = lambda: torch.autograd.grad(y, x, g, retain_graph=True)[0]
-    ours = grad()
-    x64 = x.detach().double().requires_grad_()
-    ref = torch.autograd.grad(torch.cumprod(x64, dim), x64, g.double())[0]
-    err = ((ours.double() - ref).abs() / ref.abs()).max().item() / torch.finfo(dtype).eps
-    same = all(torch.equal(ours, grad()) for _ in range(3))
-    ratio = 2 * time_ms(lambda: x.detach().clone(), rep=200) / time_ms(grad, rep=200)
+    """Ratio of a gradient to two copies, its error in eps (bench.gradient_error: against float64
+    on sampled lines, relative to the largest entry), and "!" where three more calls did not
+    repeat it bitwise."""
+    x = make_probe_input(shape, dtype)
+    run, g = backward_of(cumprod, x, dim)
+    grad = run()
+    err = gradient_error(x, grad, dim, g) / torch.finfo(dtype).eps
+    same = all(torch.equal(grad, run()) for _ in range(3))
+    ratio = 2 * time_ms(lambda: x.clone(), rep=200) / time_ms(run, rep=200)
     return f"{ratio:.3f}/{err:.0f}{'' if same else '!'}"
 
 
