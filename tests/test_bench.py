@@ -97,6 +97,18 @@ def test_gradient_error_sees_a_wrong_gradient():
     assert bench.gradient_error(x, grad, 1, g) > 0.05
 
 
+def test_gradient_error_takes_an_overflow_to_infinity_as_exact():
+    # fp16 factors of 2: the gradient's first entries, 2^16 - 2^i, pass 65504 and round to inf.
+    x = torch.full((2, 16), 2.0, dtype=torch.float16)
+    g = torch.ones_like(x)
+    xs = x.double().requires_grad_()
+    (ref,) = torch.autograd.grad(torch.cumprod(xs, 1), xs, g.double())
+    grad = ref.to(torch.float16)
+    assert grad.isinf().any() and bench.gradient_error(x, grad, 1, g) < 1e-3
+    grad[0, -1] = float("inf")  # its reference is finite
+    assert bench.gradient_error(x, grad, 1, g) == float("inf")
+
+
 def test_sweep_draws_the_same_layouts_for_a_seed():
     cases = bench.draw_sweep(60, 0)
     assert cases == bench.draw_sweep(60, 0) and cases != bench.draw_sweep(60, 1)
