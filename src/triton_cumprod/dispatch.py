@@ -338,8 +338,10 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     if inner == 1 and next_power_of_2(length) < short_tile:
         kind = "rows"
         # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements
-        # a program, as the forward's tiles of several rows.
-        block_l = next_power_of_2(length)
+        # a program, as the forward's tiles of several rows. Tiles at least 16 positions wide: rows
+        # of 8 or fewer in tiles as narrow as themselves load element by element and spill 0.2-2.3
+        # KB a thread (compile_check, sm_90; benchmarks/NOTES.md, 2026-12-07).
+        block_l = max(16, next_power_of_2(length))
         block_a = min(short_tile // block_l, next_power_of_2(n_outer))
         num_warps = short_tile_warps(block_a * block_l, itemsize)
         lines = ceil_div(n_outer, block_a)
