@@ -38,6 +38,11 @@ CASES = {
     "introws-long": [((16384, 32768), 1, torch.int32), ((16384, 32768), 1, torch.int64),
                      ((32768, 16384), 1, torch.int16), ((8192, 65536), 1, torch.int32),
                      ((16384, 32767), 1, torch.int32), ((32768, 32768), 1, torch.float32)],
+    # odd neighbours of the layouts the single pass's settings were chosen on
+    "neighbours": [((1 << 28,), 0, torch.bfloat16), ((268435455,), 0, torch.bfloat16),
+                   ((16, 1 << 24), 1, torch.bfloat16), ((16, 16777215), 1, torch.bfloat16),
+                   ((47488622,), 0, torch.float64), ((47488623,), 0, torch.float64),
+                   ((100000006,), 0, torch.int64), ((54439560,), 0, torch.float16)],
 }
 # Gradients, timed as ratios to two copies (a gradient reads x, y and the output's gradient and
 # writes one tensor): short rows, and the sweep's lowest.
