@@ -21,7 +21,7 @@ for step in "$@"; do
       timeout 120 python3 -m triton_cumprod.bench --backward --suite --json "$OUT/backward.json" 2>"$OUT/backward.err" | tee "$OUT/backward.txt" ;;
     host)      # host microseconds per call (tiny shapes), exclusive and reverse on the prompt's shape
       timeout 150 python3 benchmarks/sweep.py --host --only options 2>&1 | tee "$OUT/host.txt" ;;
-    ab)        # benchmarks/ab.py's AB_CASES (a key of its CASES) on this src and on
+    ab)        # benchmarks/ab.py's AB_CASES (a key of its CASES or GRADIENT_CASES) on this src and on
                # HEAD_SRC (an earlier commit's src, made as .base is below; untracked, so the device tool
                # copies it), alternately, twice
       for i in 1 2; do

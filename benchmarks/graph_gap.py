@@ -61,15 +61,12 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     backward = "--backward" in sys.argv
     n, seed = (int(args[0]), int(args[1])) if args else (200, 0)
+    copies = 2 if backward else 1  # a gradient is timed against two copies
     for case in draw_sweep(n, seed, backward):
         x = sweep_input(case, "cuda")
         if 2 * x.numel() * x.element_size() < MIN_MB << 20:
             continue
-        copies = 2 if backward else 1
-        if backward:
-            fn, _ = backward_of(cumprod, x, case.dim)
-        else:
-            fn = lambda: cumprod(x, case.dim)
+        fn = backward_of(cumprod, x, case.dim)[0] if backward else (lambda: cumprod(x, case.dim))
         t_copy = time_ms(lambda: x.clone())
         t_eager = time_ms(fn)
         try:
