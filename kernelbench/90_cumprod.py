@@ -1200,7 +1200,7 @@ def tile_lines(n_outer, inner, block_a):
 
 
 def row_tile(n_rows, length, settings, unit_stride):
-    block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
+    block_l = min(max(16, next_power_of_2(length)), settings["row_step"] if unit_stride else 64)
     while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
         block_l //= 2
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))

@@ -62,8 +62,9 @@ def check_plan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize=4
     assert chunk % block_l == 0, where
     assert is_pow2(block_a) and is_pow2(block_l), where
     assert num_warps in (1, 2, 4, 8) and num_stages >= 1, where
-    # No tile is longer than the line or wider than the lines side by side.
-    assert block_l <= max(1, 1 << (length - 1).bit_length()), where
+    # No tile is longer than the line (but rows' tiles, at least 16 wide: dispatch.row_tile) or wider
+    # than the lines side by side.
+    assert block_l <= max(16 if kind == "rows" else 1, 1 << (length - 1).bit_length()), where
     across = n_outer if kind == "rows" else inner
     assert block_a <= max(1, 1 << (across - 1).bit_length()), where
     grid = grid_of(plan_, n_outer, inner)

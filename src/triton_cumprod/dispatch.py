@@ -252,8 +252,10 @@ def tile_lines(n_outer, inner, block_a):
 def row_tile(n_rows, length, settings, unit_stride):
     """(BLOCK_L, BLOCK_R) of a row tile over rows of `length`: a step of up to row_step (64 where the
     rows are strided), shortened while it would pad the row by more than a quarter (masked lanes
-    still compute), and as many rows as fill a short tile."""
-    block_l = min(next_power_of_2(length), settings["row_step"] if unit_stride else 64)
+    still compute), and as many rows as fill a short tile. At least 16 positions wide: rows of 8 or
+    fewer in tiles as narrow as themselves load element by element and spill 0.2-5 KB a thread
+    (compile_check, sm_90; benchmarks/NOTES.md, 2026-12-07)."""
+    block_l = min(max(16, next_power_of_2(length)), settings["row_step"] if unit_stride else 64)
     while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
         block_l //= 2
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
