@@ -340,12 +340,9 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     if inner == 1 and next_power_of_2(length) < short_tile:
         kind = "rows"
         # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements
-        # a program, as the forward's tiles of several rows. Tiles at least 16 positions wide: rows
-        # of 8 or fewer in tiles as narrow as themselves load element by element and spill 0.2-2.3
-        # KB a thread (sm_90); fp16 rows of 7 ran 0.346 of two copies on tiles of 16, 0.039 on
-        # tiles of 8 (H100, benchmarks/NOTES.md 2026-12-07).
-        block_l = max(16, next_power_of_2(length))
-        block_a = min(short_tile // block_l, next_power_of_2(n_outer))
+        # a program, the forward's tiles of several rows (fp16 rows of 7 ran 0.346 of two copies on
+        # row_tile's 16 positions, 0.039 on tiles of 8: H100, benchmarks/NOTES.md 2026-12-07).
+        block_l, block_a = row_tile(n_outer, length, settings, True)
         num_warps = short_tile_warps(block_a * block_l, itemsize)
         lines = ceil_div(n_outer, block_a)
     elif inner == 1:
