@@ -23,6 +23,10 @@ CASES = [
     ("rows, single pass (int64), odd", (3, 300007), 1, torch.int64),
     ("short rows, 8-byte results", (1001, 10), 1, torch.int32),
     ("short rows, fp64", (333, 15), 1, torch.float64),
+    ("rows of 3, tiles of 16", (1001, 3), 1, torch.float32),
+    ("rows of 7, tiles of 16, fp16", (333, 7), 1, torch.float16),
+    ("rows of 5, tiles of 16, fp64", (333, 5), 1, torch.float64),
+    ("rows of 2, tiles of 16, int32 -> int64", (1001, 2), 1, torch.int32),
     ("cols", (77, 513, 131), 1, torch.float32),
     ("cols, single pass", (200003, 3), 0, torch.float32),
     ("cols, single pass, bf16", (300007, 4), 0, torch.bfloat16),
@@ -44,6 +48,7 @@ CASES = [
 # exclusive and reverse scans: (name, shape, dim, dtype, exclusive, reverse)
 OPTION_CASES = [
     ("rows, exclusive reverse", (3, 20001), 1, torch.float32, True, True),
+    ("rows of 3, exclusive reverse, bf16", (1001, 3), 1, torch.bfloat16, True, True),
     ("single pass, exclusive reverse", (1, 1000003), 1, torch.float32, True, True),
     ("cols single pass, reverse", (200003, 3), 0, torch.float32, False, True),
     ("rows single pass (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
@@ -55,6 +60,8 @@ OPTION_CASES = [
 BACKWARD_CASES = [
     ("gradient, rows", (3, 20001), 1, False, False),
     ("gradient, short rows", (1001, 37), 1, False, False),
+    ("gradient, rows of 3", (1001, 3), 1, False, False),
+    ("gradient, rows of 8, both", (333, 8), 1, True, True),
     ("gradient, single pass", (1000003,), 0, False, False),
     ("gradient, cols", (77, 513, 131), 1, False, False),
     ("gradient, cols split", (200003, 3), 0, False, False),

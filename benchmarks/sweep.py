@@ -402,6 +402,31 @@ TRANSPOSED_CASES = [
     ("t-dim0-bf16", (1914, 22690), 0, torch.bfloat16, cols_plans(*TRANSPOSED_TILES, split=True)),
     ("t-dim0-int32", (13375, 6072), 0, torch.int32, cols_plans([32, 64], [32, 64], [1, 2], 64, split=True)),
 ]
+
+
+def chunked_cols_plans(length, tiles, counts):
+    """Column plans of the (columns, positions, warps) `tiles`, each line cut into about each of
+    `counts` chunks whatever the lines' number (the dispatcher cuts only lines that fill at most
+    half the SMs)."""
+    plans = []
+    for (i, l, w), count in itertools.product(tiles, counts):
+        chunk = ceil_div(ceil_div(length, count), l) * l
+        plans.append(("cols", ceil_div(length, chunk), chunk, i, l, w, 1))
+    return plans
+
+
+# 2-D transposed inputs scanned along their contiguous dim, whose lines hold few warps a
+# multiprocessor (13375 x 6072 int32 -> int64: 190 programs of 2 warps): narrower and deeper tiles,
+# and lines cut however many they are.
+FILL_TILES = [(32, 32, 2), (32, 64, 2), (16, 64, 1), (16, 128, 2), (8, 128, 1), (64, 32, 4)]
+FILL_TILES_16 = [(16, 32, 4), (16, 128, 4), (16, 256, 4), (16, 512, 4), (16, 512, 8), (16, 1024, 8)]
+TRANSPOSED_CASES += [
+    ("t-fill-int32", (13375, 6072), 0, torch.int32, chunked_cols_plans(13375, FILL_TILES, (1, 2, 4, 8))),
+    ("t-fill-fp32", (13375, 6072), 0, torch.float32, chunked_cols_plans(13375, FILL_TILES, (1, 2, 4, 8))),
+    ("t-fill-fp16-11", (9046605, 11), 0, torch.float16, listed_cols_plans([(*t, 1) for t in FILL_TILES_16], split=True)),
+    ("t-fill-fp16", (1914, 22690), 0, torch.float16,
+     chunked_cols_plans(1914, [(64, 32, 4), (32, 32, 4), (32, 64, 4), (16, 64, 2), (16, 128, 2), (64, 64, 4)], (1, 2, 4))),
+]
 BACKWARD_CASES = [
     ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [1, 2, 4]),
     ("bw-1d", (1 << 28,), 0, [1024, 2048, 4096], [4, 8]),
