@@ -13,6 +13,11 @@ from triton_cumprod.api import torch_scan
 from triton_cumprod.forward import view_plan
 from triton_cumprod.layout import scan_view
 
+
+def rtol(dtype):
+    """A relative tolerance a few roundings of `dtype` wide."""
+    return 1e-2 if dtype in (torch.float16, torch.bfloat16) else 1e-4
+
 CASES = [
     ("rows, long", (3, 20001), 1, torch.float32),
     ("rows, short, many per tile", (1001, 37), 1, torch.float32),
@@ -25,8 +30,8 @@ CASES = [
     ("short rows, fp64", (333, 15), 1, torch.float64),
     ("rows of 3, tiles of 16", (1001, 3), 1, torch.float32),
     ("rows of 7, tiles of 16, fp16", (333, 7), 1, torch.float16),
-    ("rows of 5, tiles of 16, fp64", (333, 5), 1, torch.float64),
-    ("rows of 2, tiles of 16, int32 -> int64", (1001, 2), 1, torch.int32),
+    ("short rows of 5, fp64", (333, 5), 1, torch.float64),
+    ("short rows of 2, int32 -> int64", (1001, 2), 1, torch.int32),
     ("cols", (77, 513, 131), 1, torch.float32),
     ("cols, single pass", (200003, 3), 0, torch.float32),
     ("cols, single pass, bf16", (300007, 4), 0, torch.bfloat16),
@@ -101,7 +106,7 @@ def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
     x = (x[..., 1:] if sliced else x).permute(*[order.index(d) for d in range(len(shape))])
     y = cumprod(x, dim, exclusive=exclusive, reverse=reverse)
     ref = torch_scan(x.double() if dtype.is_floating_point else x.long(), dim, {}, exclusive, reverse)
-    ok = torch.allclose(y.double(), ref.double(), rtol=1e-2 if dtype == torch.float16 else 1e-4)
+    ok = torch.allclose(y.double(), ref.double(), rtol=rtol(dtype))
     torch.cuda.synchronize()
     print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: {'ok' if ok else 'WRONG'}", flush=True)
     return ok
@@ -113,8 +118,7 @@ def check_backward(name, shape, dim, exclusive, reverse, dtype=torch.float32):
     (ours,) = torch.autograd.grad(cumprod(x, dim, exclusive=exclusive, reverse=reverse), x, g)
     xd = x.detach().double().requires_grad_()
     (ref,) = torch.autograd.grad(torch_scan(xd, dim, {}, exclusive, reverse), xd, g.double())
-    tolerance = 1e-2 if dtype == torch.bfloat16 else 1e-4
-    ok = ((ours.double() - ref).abs().max() <= tolerance * ref.abs().max()).item()
+    ok = ((ours.double() - ref).abs().max() <= rtol(dtype) * ref.abs().max()).item()
     print(f"{name:<28} {tuple(shape)} dim {dim}: {'ok' if ok else 'WRONG'}", flush=True)
     return ok
 
@@ -134,7 +138,7 @@ def main():
         plan = view_plan(*scan_view(x, dim), y.dtype)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)
-            ok = torch.allclose(y.double(), ref, rtol=1e-2 if dtype == torch.bfloat16 else 1e-4)
+            ok = torch.allclose(y.double(), ref, rtol=rtol(dtype))
         else:
             ok = torch.equal(y, torch.cumprod(x, dim))
         torch.cuda.synchronize()
@@ -143,7 +147,7 @@ def main():
     for name, shape, dim, dtype, exclusive, reverse in OPTION_CASES:
         x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype)
         y = cumprod(x, dim, exclusive=exclusive, reverse=reverse)
-        ok = torch.allclose(y.double(), torch_scan(x.double(), dim, {}, exclusive, reverse), rtol=1e-4)
+        ok = torch.allclose(y.double(), torch_scan(x.double(), dim, {}, exclusive, reverse), rtol=rtol(dtype))
         failures += not ok
         print(f"{name:<28} {tuple(shape)} dim {dim} {dtype}: {'ok' if ok else 'WRONG'}", flush=True)
     for case in TURNED_CASES:

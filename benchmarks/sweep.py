@@ -427,6 +427,24 @@ TRANSPOSED_CASES += [
     ("t-fill-fp16", (1914, 22690), 0, torch.float16,
      chunked_cols_plans(1914, [(64, 32, 4), (32, 32, 4), (32, 64, 4), (16, 64, 2), (16, 128, 2), (64, 64, 4)], (1, 2, 4))),
 ]
+# Around the t-fill winners (H100, 2026-12-07: fp32 13375 x 6072 (16, 128, 2) 0.595, int32 (8, 128,
+# 1) 0.353, fp16 1914 x 22690 (32, 32, 4) 0.519): deeper tiles, and the class's other members.
+AROUND_4 = [(16, 128, 2, 1), (8, 128, 1, 1), (16, 256, 4, 1), (32, 128, 4, 1), (8, 256, 2, 1)]
+TRANSPOSED_CASES += [
+    ("t-around-fp32", (13376, 6080), 0, torch.float32, listed_cols_plans(AROUND_4) + chain_plans(13376, [(32, 128, 1)])),
+    ("t-around-fp32-odd", (13375, 6072), 0, torch.float32, listed_cols_plans(AROUND_4[2:])),
+    ("t-around-int32", (13375, 6072), 0, torch.int32, listed_cols_plans([(8, 256, 2, 1), (4, 256, 1, 1), (16, 256, 4, 1),
+                                                                          (4, 128, 1, 1)])),
+    ("t-around-fp16", (1914, 22690), 0, torch.float16,
+     listed_cols_plans([(32, 32, 2, 1), (16, 32, 2, 1), (32, 64, 2, 1), (16, 64, 1, 1), (64, 16, 4, 1), (16, 32, 1, 1)])),
+    ("t-around-wide", (4095, 65535), 0, torch.float32, listed_cols_plans([(64, 32, 4, 1), (32, 32, 4, 1)] + AROUND_4[:2])),
+    ("t-around-8k", (8191, 8193), 0, torch.float32,
+     listed_cols_plans([(64, 32, 4, 1)] + AROUND_4[:2]) + chain_plans(8191, [(32, 128, 1)])),
+    ("t-around-fp64", (13375, 6072), 0, torch.float64,
+     listed_cols_plans([(32, 32, 2, 1), (8, 128, 2, 1), (16, 64, 2, 1), (8, 64, 1, 1), (4, 128, 1, 1)])),
+    ("t-around-fp16-11", (9046605, 11), 0, torch.float16,
+     listed_cols_plans([(16, 64, 2, 1), (16, 32, 2, 1), (16, 16, 1, 1), (16, 64, 4, 1)], split=True)),
+]
 BACKWARD_CASES = [
     ("bw-seed", (32768, 32768), 1, [1024, 2048, 4096], [1, 2, 4]),
     ("bw-1d", (1 << 28,), 0, [1024, 2048, 4096], [4, 8]),

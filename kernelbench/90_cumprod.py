@@ -1073,7 +1073,7 @@ def tile_settings(capability, itemsize):
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, floating=False, exclusive=False,
@@ -1091,9 +1091,9 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l, block_a = row_tile(n_outer, length, settings, unit_stride)
+        block_l, block_a = row_tile(n_outer, length, settings, unit_stride, settings["row_min_step"])
         if block_a > 1 and skew:
-            wide_l, wide_a = row_tile(n_outer, length + skew, settings, unit_stride)
+            wide_l, wide_a = row_tile(n_outer, length + skew, settings, unit_stride, settings["row_min_step"])
             block_l, block_a, span = (wide_l, wide_a, length + skew) if wide_a > 1 else (block_l, 1, length)
         else:
             span = length
@@ -1199,8 +1199,8 @@ def tile_lines(n_outer, inner, block_a):
     return ceil_div(n_outer, block_a) if inner == 1 else n_outer * ceil_div(inner, block_a)
 
 
-def row_tile(n_rows, length, settings, unit_stride):
-    block_l = min(max(16, next_power_of_2(length)), settings["row_step"] if unit_stride else 64)
+def row_tile(n_rows, length, settings, unit_stride, min_step):
+    block_l = min(max(min_step, next_power_of_2(length)), settings["row_step"] if unit_stride else 64)
     while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
         block_l //= 2
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))

@@ -29,7 +29,11 @@ def tile_settings(capability, itemsize):
     tile's rows do not start on 16 bytes (inner sizes that are not a multiple of a vector), taken
     where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
     multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
-    2048 elements 32 columns wide, on 4 warps.
+    2048 elements 32 columns wide, on 4 warps; row_min_step: the narrowest row tile, 16 positions
+    for results of 4 bytes or less (narrower tiles of rows of 8 or fewer load element by element
+    and spill up to 5 KB a thread on sm_90: fp32 6000000 x 3 0.275 of copy against 0.010, 4000000 x
+    8 0.995 against 0.651), as narrow as the row for 8-byte results (fp64 4000000 x 5 0.386 on 8
+    positions, 0.344 on 16; int32 -> int64 6000000 x 3 0.137 on 4, 0.125 on 16: H100, 2026-12-07).
     H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x 208 x 75 dim 1
     transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x 26 x 480 x 713
     dim 0 sliced on tiles of 4096 0.895 / 0.834 (16-bit keeps 2048: 4096 walked backwards takes
@@ -88,7 +92,7 @@ def tile_settings(capability, itemsize):
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4))
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, floating=False, exclusive=False,
@@ -129,9 +133,9 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
         kind = "rows"
         # Rows whose elements are strided (a transposed input) take a square tile: it reads along
         # the rows' neighbours and the compiler transposes it through shared memory to write rows.
-        block_l, block_a = row_tile(n_outer, length, settings, unit_stride)
+        block_l, block_a = row_tile(n_outer, length, settings, unit_stride, settings["row_min_step"])
         if block_a > 1 and skew:
-            wide_l, wide_a = row_tile(n_outer, length + skew, settings, unit_stride)
+            wide_l, wide_a = row_tile(n_outer, length + skew, settings, unit_stride, settings["row_min_step"])
             block_l, block_a, span = (wide_l, wide_a, length + skew) if wide_a > 1 else (block_l, 1, length)
         else:
             span = length
@@ -249,13 +253,11 @@ def tile_lines(n_outer, inner, block_a):
     return ceil_div(n_outer, block_a) if inner == 1 else n_outer * ceil_div(inner, block_a)
 
 
-def row_tile(n_rows, length, settings, unit_stride):
+def row_tile(n_rows, length, settings, unit_stride, min_step):
     """(BLOCK_L, BLOCK_R) of a row tile over rows of `length`: a step of up to row_step (64 where the
-    rows are strided), shortened while it would pad the row by more than a quarter (masked lanes
-    still compute), and as many rows as fill a short tile. At least 16 positions wide: rows of 8 or
-    fewer in tiles as narrow as themselves load element by element and spill 0.2-5 KB a thread
-    (compile_check, sm_90; benchmarks/NOTES.md, 2026-12-07)."""
-    block_l = min(max(16, next_power_of_2(length)), settings["row_step"] if unit_stride else 64)
+    rows are strided) and at least `min_step`, shortened while it would pad the row by more than a
+    quarter (masked lanes still compute), and as many rows as fill a short tile."""
+    block_l = min(max(min_step, next_power_of_2(length)), settings["row_step"] if unit_stride else 64)
     while block_l > settings["short_tile"] and 4 * (ceil_div(length, block_l) * block_l - length) > length:
         block_l //= 2
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
@@ -340,9 +342,10 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     if inner == 1 and next_power_of_2(length) < short_tile:
         kind = "rows"
         # The gradient keeps five tiles live (x, g and the scan's three): short_tile (2048) elements
-        # a program, the forward's tiles of several rows (fp16 rows of 7 ran 0.346 of two copies on
-        # row_tile's 16 positions, 0.039 on tiles of 8: H100, benchmarks/NOTES.md 2026-12-07).
-        block_l, block_a = row_tile(n_outer, length, settings, True)
+        # a program, as the forward's tiles of several rows, but at least 16 positions wide for
+        # every type (fp16 rows of 7 0.346 of two copies on tiles of 16, 0.039 on tiles of 8; fp64
+        # rows of 5 0.335 and 0.276: H100, benchmarks/NOTES.md 2026-12-07).
+        block_l, block_a = row_tile(n_outer, length, settings, True, 16)
         num_warps = short_tile_warps(block_a * block_l, itemsize)
         lines = ceil_div(n_outer, block_a)
     elif inner == 1:
