@@ -48,6 +48,12 @@ CASES = {
               ((4000000, 8), 1, torch.float32), ((2955, 3, 723, 7), 3, torch.float16),
               ((4000000, 5), 1, torch.float64), ((6000000, 3), 1, torch.int32),
               ((2000000, 16), 1, torch.float32), ((4, 734, 2127, 10), 3, torch.int32)],
+    # 2-D transposed inputs scanned along their contiguous dim: deep tiles where the lines hold few
+    # warps (the first six), and two controls that keep their tiles
+    "transposed": [((13376, 6080), 0, torch.float32, "transposed"), ((13375, 6072), 0, torch.float32, "transposed"),
+                   ((13375, 6072), 0, torch.int32, "transposed"), ((13375, 6072), 0, torch.float64, "transposed"),
+                   ((8191, 8193), 0, torch.float32, "transposed"), ((30001, 2000), 0, torch.float32, "transposed"),
+                   ((4095, 65535), 0, torch.float32, "transposed"), ((1914, 22690), 0, torch.float16, "transposed")],
 }
 # Gradients, timed as ratios to two copies (a gradient reads x, y and the output's gradient and
 # writes one tensor): short rows, and the sweep's lowest.
@@ -75,8 +81,9 @@ def main(cases, tag):
     figures = []
     for shape, dim, dtype in GRADIENT_CASES.get(cases, []):
         figures.append(gradient_figure(shape, dim, dtype))
-    for shape, dim, dtype in CASES.get(cases, []):
-        x = make_probe_input(shape, dtype)
+    for shape, dim, dtype, *transposed in CASES.get(cases, []):
+        # A case marked "transposed" reads the transpose of a contiguous 2-D tensor.
+        x = make_probe_input(shape[::-1], dtype).t() if transposed else make_probe_input(shape, dtype)
         y = cumprod(x, dim)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)

@@ -248,8 +248,14 @@ def cols_input(length, n, seed, device):
 
 
 def transposed_cols_input(length, n, seed, device):
-    # Columns read through a transposed view: contiguous along the scan, 33 inner positions (a tile
-    # and a part) `length` apart.
+    # Columns read through a transposed view: contiguous along the scan, 17 inner positions (a tile
+    # partly masked) `length` apart: too few for deep tiles.
+    return near_one((n, 17, length), device=device, seed=seed).transpose(1, 2), 1
+
+
+def transposed_deep_input(length, n, seed, device):
+    # The same with 33 inner positions: lines of 64-column tiles hold few warps, and deep tiles of 16
+    # columns (two and a part) fill the interpreter's 4 SMs (dispatch.plan_scan: transposed_deep_tile).
     return near_one((n, 33, length), device=device, seed=seed).transpose(1, 2), 1
 
 
@@ -264,7 +270,10 @@ FAMILIES = {
     "cols inner 32": (cols_input, 1),
     "cols inner 3": (few_cols_input, 2),
     "transposed cols": (transposed_cols_input, 1),
+    "transposed deep": (transposed_deep_input, 1),
 }
+# Deep tiles take only lines that need no split.
+SPLIT_FAMILIES = sorted(set(FAMILIES) - {"transposed deep"})
 
 
 def plan_for(x, dim):
@@ -300,8 +309,16 @@ def test_block_boundary(family, offset, device, launches):
     assert launches.plans[-1] == plan, "the test's plan is not the one forward took"
 
 
+@pytest.mark.parametrize("length", [513, 1 << 24])
+def test_deep_tiles_do_not_split(length, device):
+    x, dim = transposed_deep_input(2, 1, 0, device)
+    x3, n_outer, _, inner, strides = scan_view(x, dim)
+    plan = view_plan(x3, n_outer, length, inner, strides, x.dtype)
+    assert plan[0] == "cols" and plan[1] == 1 and plan[3] == 16, plan
+
+
 @pytest.mark.parametrize("offset", [0, 1])
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", SPLIT_FAMILIES)
 def test_split_threshold(family, offset, device, launches):
     """2 * BLOCK_L is scanned in one pass; 2 * BLOCK_L + 1 by chunks (few lines)."""
     make, n = FAMILIES[family]
@@ -318,7 +335,7 @@ def test_split_threshold(family, offset, device, launches):
         assert launches.calls[0][9] is True and launches.calls[-1][9] is False
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", SPLIT_FAMILIES)
 def test_chunk_boundaries(family, device, launches):
     """Split lines whose length ends exactly on, just before and just after a chunk boundary."""
     make, n = FAMILIES[family]

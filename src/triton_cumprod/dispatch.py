@@ -29,7 +29,15 @@ def tile_settings(capability, itemsize):
     tile's rows do not start on 16 bytes (inner sizes that are not a multiple of a vector), taken
     where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
     multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
-    2048 elements 32 columns wide, on 4 warps; row_min_step: the narrowest row tile, 16 positions
+    2048 elements 32 columns wide, on 4 warps; transposed_deep_tile: (columns, positions, warps) of
+    a column tile over a transposed input (scanned along its contiguous dim) whose 64- or 32-column
+    tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each multiprocessor, for
+    results of 4 bytes or more. H100, 2026-12-07 (benchmarks/NOTES.md), against the 64 x 32 tile or
+    the chain the dispatcher took: fp32 13376 x 6080 dim 0 16 x 256 on 4 warps 0.900 (the chain
+    0.821), 13375 x 6072 0.527 (0.456); fp64 13375 x 6072 8 x 128 on 2 0.834 (32 x 32: 0.389),
+    int32 -> int64 0.419 on 4 x 128 on 1, 0.353 on 8 x 128 on 1 (0.209); but fp32 4095 x 65535 (31
+    warps a multiprocessor) 0.609 on 64 x 32, 0.422 on 16 x 128; 16-bit inputs were not measured
+    there; row_min_step: the narrowest row tile, 16 positions
     for results of 4 bytes or less (narrower tiles of rows of 8 or fewer load element by element
     and spill up to 5 KB a thread on sm_90: fp32 6000000 x 3 0.275 of copy against 0.010, 4000000 x
     8 0.995 against 0.651), as narrow as the row for 8-byte results (fp64 4000000 x 5 0.386 on 8
@@ -92,7 +100,9 @@ def tile_settings(capability, itemsize):
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1)
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
+                transposed_deep_tile=(16, 256, 4) if itemsize <= 4 else (8, 128, 2),
+                transposed_deep_below_warps_per_sm=8)
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, floating=False, exclusive=False,
@@ -203,19 +213,31 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
         # chain 0.821, the walk 0.622; 8 x 638 x 301 x 98 dim 2: 10208 lines, 0.450 and 0.719).
         unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
                      and line_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
+        transposed = kind == "cols" and scan_contiguous and not unit_stride
+        if transposed:
+            # A transposed input: the tile loads along the scan and the compiler turns it through
+            # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
+            # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06); where their
+            # lines hold few warps a multiprocessor, narrow deep tiles hold more bytes in more of
+            # them, and beat the chain too (tile_settings: transposed_deep_tile).
+            tile = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
+            # Only lines that need no split were measured on deep tiles.
+            deep = (itemsize >= 4 and tile_lines(n_outer, inner, min(tile[0], next_power_of_2(inner))) * tile[2]
+                    < settings["transposed_deep_below_warps_per_sm"] * n_sm
+                    and 2 * tile_lines(n_outer, inner, settings["transposed_deep_tile"][0]) > n_sm)
+            if deep:
+                tile = settings["transposed_deep_tile"]
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
+        if (floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l
+                and not (transposed and deep)):
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
                 chain_i, chain_l = settings["chain_unaligned_tile"]
             kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
                 "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
-        elif kind == "cols" and scan_contiguous and not unit_stride:
-            # A transposed input: the tile loads along the scan and the compiler turns it through
-            # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
-            # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06).
-            block_a, block_l, num_warps = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
+        elif transposed:
+            block_a, block_l, num_warps = tile
             block_a, block_l = min(block_a, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
             n_chunks, chunk = split_lines(tile_lines(n_outer, inner, block_a), length, block_l, n_sm,
                                           split_programs(settings, 1))
