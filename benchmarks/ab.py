@@ -11,7 +11,7 @@ import torch
 
 from probe import make_probe_input, time_ms
 from triton_cumprod import cumprod
-from triton_cumprod.bench import backward_of, gradient_error
+from triton_cumprod.bench import SweepCase, backward_of, gradient_error, sweep_input
 
 CASES = {
     # lines too few to fill the GPU: the split and what might replace it
@@ -49,10 +49,11 @@ CASES = {
               ((4000000, 5), 1, torch.float64), ((6000000, 3), 1, torch.int32),
               ((2000000, 16), 1, torch.float32), ((4, 734, 2127, 10), 3, torch.int32)],
     # 2-D transposed inputs scanned along their contiguous dim: deep tiles where the lines hold few
-    # warps (the first six), and two controls that keep their tiles
+    # warps (the first seven), and two controls that keep their tiles
     "transposed": [((13376, 6080), 0, torch.float32, "transposed"), ((13375, 6072), 0, torch.float32, "transposed"),
                    ((13375, 6072), 0, torch.int32, "transposed"), ((13375, 6072), 0, torch.float64, "transposed"),
                    ((8191, 8193), 0, torch.float32, "transposed"), ((30001, 2000), 0, torch.float32, "transposed"),
+                   ((125, 1072, 117), 1, torch.float32, "transposed"),
                    ((4095, 65535), 0, torch.float32, "transposed"), ((1914, 22690), 0, torch.float16, "transposed")],
 }
 # Gradients, timed as ratios to two copies (a gradient reads x, y and the output's gradient and
@@ -81,9 +82,10 @@ def main(cases, tag):
     figures = []
     for shape, dim, dtype in GRADIENT_CASES.get(cases, []):
         figures.append(gradient_figure(shape, dim, dtype))
-    for shape, dim, dtype, *transposed in CASES.get(cases, []):
-        # A case marked "transposed" reads the transpose of a contiguous 2-D tensor.
-        x = make_probe_input(shape[::-1], dtype).t() if transposed else make_probe_input(shape, dtype)
+    for shape, dim, dtype, *view in CASES.get(cases, []):
+        # A case marked "transposed" is read as the random sweep lays it out (bench.sweep_input).
+        x = (sweep_input(SweepCase(shape, dim, str(dtype).split(".")[1], *view), "cuda") if view
+             else make_probe_input(shape, dtype))
         y = cumprod(x, dim)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)

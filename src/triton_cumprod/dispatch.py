@@ -33,11 +33,12 @@ def tile_settings(capability, itemsize):
     a column tile over a transposed input (scanned along its contiguous dim) whose 64- or 32-column
     tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each multiprocessor, for
     results of 4 bytes or more. H100, 2026-12-07 (benchmarks/NOTES.md), against the 64 x 32 tile or
-    the chain the dispatcher took: fp32 13376 x 6080 dim 0 16 x 256 on 4 warps 0.900 (the chain
-    0.821), 13375 x 6072 0.527 (0.456); fp64 13375 x 6072 8 x 128 on 2 0.834 (32 x 32: 0.389),
-    int32 -> int64 0.419 on 4 x 128 on 1, 0.353 on 8 x 128 on 1 (0.209); but fp32 4095 x 65535 (31
-    warps a multiprocessor) 0.609 on 64 x 32, 0.422 on 16 x 128; 16-bit inputs were not measured
-    there; row_min_step: the narrowest row tile, 16 positions
+    the chain the dispatcher took: fp32 13376 x 6080 dim 0 16 x 256 on 4 warps 0.908 (the chain
+    0.827), 13375 x 6072 0.525 (0.456), in float32; fp64 13375 x 6072 8 x 128 on 2 0.831 (32 x 32:
+    0.387), int32 -> int64 0.417 (0.208); but fp32 4095 x 65535 (31 warps a multiprocessor) 0.609
+    on 64 x 32, 0.422 on 16 x 128. float32 results take 16 x 128 on 4 warps: they multiply in
+    float64 there (kernels/cols.py: launch_cols), and 16 x 256 spills up to 44 bytes on sm_89.
+    16-bit inputs were not measured there; row_min_step: the narrowest row tile, 16 positions
     for results of 4 bytes or less (narrower tiles of rows of 8 or fewer load element by element
     and spill up to 5 KB a thread on sm_90: fp32 6000000 x 3 0.275 of copy against 0.010, 4000000 x
     8 0.995 against 0.651), as narrow as the row for 8-byte results (fp64 4000000 x 5 0.386 on 8
@@ -101,7 +102,7 @@ def tile_settings(capability, itemsize):
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
-                transposed_deep_tile=(16, 256, 4) if itemsize <= 4 else (8, 128, 2),
+                transposed_deep_tile=(16, 128, 4) if itemsize <= 4 else (8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 
 
