@@ -929,13 +929,8 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
                 reverse=False):
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
+    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
     stride_xo, stride_xl, stride_xi = strides
-    # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
-    # factors taken across them round down more often than up (combine.aggregate_dtype): float32
-    # results multiply in float64 there (fp32 13376 x 6080 dim 0 on 16 x 256 tiles: 365 eps in
-    # float32, against torch's 91; benchmarks/NOTES.md, 2026-12-07).
-    across_lanes = stride_xl == 1 and out_dtype == torch.float32
-    acc = aggregate_dtype(out_dtype) if reduce or across_lanes else accumulator_dtype(out_dtype)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
         chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
@@ -1079,7 +1074,7 @@ def tile_settings(capability, itemsize):
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
-                transposed_deep_tile=(16, 128, 4) if itemsize <= 4 else (8, 128, 2),
+                transposed_deep_tile=(8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 
 
@@ -1173,18 +1168,17 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # A transposed input: the tile loads along the scan and the compiler turns it through
             # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
             # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06); where their
-            # lines hold few warps a multiprocessor, narrow deep tiles hold more bytes in more of
-            # them, and beat the chain too (tile_settings: transposed_deep_tile).
+            # lines hold few warps a multiprocessor, narrow deep tiles of 8-byte results hold more
+            # bytes in more of them (tile_settings: transposed_deep_tile).
             tile = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
             # Only lines that need no split were measured on deep tiles.
-            deep = (itemsize >= 4 and tile_lines(n_outer, inner, min(tile[0], next_power_of_2(inner))) * tile[2]
+            deep = (itemsize == 8 and tile_lines(n_outer, inner, min(tile[0], next_power_of_2(inner))) * tile[2]
                     < settings["transposed_deep_below_warps_per_sm"] * n_sm
                     and 2 * tile_lines(n_outer, inner, settings["transposed_deep_tile"][0]) > n_sm)
             if deep:
                 tile = settings["transposed_deep_tile"]
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if (floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l
-                and not (transposed and deep)):
+        if floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:

@@ -90,6 +90,11 @@ CASES = [
     ((4095, 65535), 0, "float32", None, True, False),
     ((1914, 22690), 0, "bfloat16", None, True, False),
     ((13375, 6072), 0, "int32", None, True, False),
+    # 8-byte results of such inputs whose lines hold few warps: deep tiles, 8 columns by 128
+    # positions; 16 bytes where the stride allows, no spill.
+    ((13376, 6080), 0, "float64", None, True, True),
+    ((13376, 6080), 0, "int32", None, True, True),
+    ((13375, 6072), 0, "float64", None, True, False, False, True, True),
     ((2000, 3001), 0, "float32", None, True, False, False, True, True),
     # Dims that do not merge around the scan (kernels/transposed.py), given as the order of the
     # input's dims in memory: loads along the scan, stores along inner, 16 bytes where the sizes

@@ -254,9 +254,10 @@ def transposed_cols_input(length, n, seed, device):
 
 
 def transposed_deep_input(length, n, seed, device):
-    # The same with 33 inner positions: lines of 64-column tiles hold few warps, and deep tiles of 16
-    # columns (two and a part) fill the interpreter's 4 SMs (dispatch.plan_scan: transposed_deep_tile).
-    return near_one((n, 33, length), device=device, seed=seed).transpose(1, 2), 1
+    # The same in float64 with 33 inner positions: lines of 32-column tiles hold few warps, and deep
+    # tiles of 8 columns (four and a part) fill the interpreter's 4 SMs (dispatch.plan_scan:
+    # transposed_deep_tile).
+    return near_one((n, 33, length), torch.float64, device=device, seed=seed).transpose(1, 2), 1
 
 
 def few_cols_input(length, n, seed, device):
@@ -314,7 +315,7 @@ def test_deep_tiles_do_not_split(length, device):
     x, dim = transposed_deep_input(2, 1, 0, device)
     x3, n_outer, _, inner, strides = scan_view(x, dim)
     plan = view_plan(x3, n_outer, length, inner, strides, x.dtype)
-    assert plan[0] == "cols" and plan[1] == 1 and plan[3] == 16, plan
+    assert plan[0] == "cols" and plan[1] == 1 and plan[3] == 8, plan
 
 
 @pytest.mark.parametrize("offset", [0, 1])

@@ -30,19 +30,18 @@ def tile_settings(capability, itemsize):
     where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
     multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
     2048 elements 32 columns wide, on 4 warps; transposed_deep_tile: (columns, positions, warps) of
-    a column tile over a transposed input (scanned along its contiguous dim) whose 64- or 32-column
-    tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each multiprocessor, for
-    results of 4 bytes or more. H100, 2026-12-07 (benchmarks/NOTES.md), against the 64 x 32 tile or
-    the chain the dispatcher took: fp32 13376 x 6080 dim 0 16 x 256 on 4 warps 0.908 (the chain
-    0.827), 13375 x 6072 0.525 (0.456), in float32; fp64 13375 x 6072 8 x 128 on 2 0.831 (32 x 32:
-    0.387), int32 -> int64 0.417 (0.208); but fp32 4095 x 65535 (31 warps a multiprocessor) 0.609
-    on 64 x 32, 0.422 on 16 x 128. float32 results take 16 x 128 on 4 warps: they multiply in
-    float64 there (kernels/cols.py: launch_cols), and 16 x 256 spills up to 44 bytes on sm_89.
-    16-bit inputs were not measured there; row_min_step: the narrowest row tile, 16 positions
-    for results of 4 bytes or less (narrower tiles of rows of 8 or fewer load element by element
-    and spill up to 5 KB a thread on sm_90: fp32 6000000 x 3 0.275 of copy against 0.010, 4000000 x
-    8 0.995 against 0.651), as narrow as the row for 8-byte results (fp64 4000000 x 5 0.386 on 8
-    positions, 0.344 on 16; int32 -> int64 6000000 x 3 0.137 on 4, 0.125 on 16: H100, 2026-12-07).
+    a column tile over a transposed input (scanned along its contiguous dim) whose 32-column tiles'
+    lines put fewer than transposed_deep_below_warps_per_sm warps on each multiprocessor, for 8-byte
+    results. H100, 2026-12-07 (benchmarks/NOTES.md), 8 x 128 on 2 warps against 32 x 32: fp64 13375 x
+    6072 dim 0 0.831 / 0.387, int32 -> int64 0.417 / 0.208. float32 results ran faster on 16 x 256
+    (fp32 13376 x 6080 0.908 against the chain's 0.827) but scan across the lanes in float32 there,
+    365 eps against torch's 91: they keep the chain and the 64 x 32 tile until a float64 scan on
+    such tiles is timed (branch try/transposed-f64acc); row_min_step: the narrowest row tile, 16
+    positions for results of 4 bytes or less (narrower tiles of rows of 8 or fewer load element by
+    element and spill up to 5 KB a thread on sm_90: fp32 6000000 x 3 0.275 of copy against 0.010,
+    4000000 x 8 0.995 against 0.651), as narrow as the row for 8-byte results (fp64 4000000 x 5
+    0.386 on 8 positions, 0.344 on 16; int32 -> int64 6000000 x 3 0.137 on 4, 0.125 on 16: H100,
+    2026-12-07).
     H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x 208 x 75 dim 1
     transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x 26 x 480 x 713
     dim 0 sliced on tiles of 4096 0.895 / 0.834 (16-bit keeps 2048: 4096 walked backwards takes
@@ -102,7 +101,7 @@ def tile_settings(capability, itemsize):
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
                 chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
-                transposed_deep_tile=(16, 128, 4) if itemsize <= 4 else (8, 128, 2),
+                transposed_deep_tile=(8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 
 
@@ -219,18 +218,17 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # A transposed input: the tile loads along the scan and the compiler turns it through
             # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
             # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06); where their
-            # lines hold few warps a multiprocessor, narrow deep tiles hold more bytes in more of
-            # them, and beat the chain too (tile_settings: transposed_deep_tile).
+            # lines hold few warps a multiprocessor, narrow deep tiles of 8-byte results hold more
+            # bytes in more of them (tile_settings: transposed_deep_tile).
             tile = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
             # Only lines that need no split were measured on deep tiles.
-            deep = (itemsize >= 4 and tile_lines(n_outer, inner, min(tile[0], next_power_of_2(inner))) * tile[2]
+            deep = (itemsize == 8 and tile_lines(n_outer, inner, min(tile[0], next_power_of_2(inner))) * tile[2]
                     < settings["transposed_deep_below_warps_per_sm"] * n_sm
                     and 2 * tile_lines(n_outer, inner, settings["transposed_deep_tile"][0]) > n_sm)
             if deep:
                 tile = settings["transposed_deep_tile"]
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
-        if (floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l
-                and not (transposed and deep)):
+        if floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
