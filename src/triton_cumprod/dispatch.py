@@ -30,24 +30,28 @@ def tile_settings(capability, itemsize):
     where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
     multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
     2048 elements 32 columns wide, on 4 warps; transposed_deep_tile: (columns, positions, warps) of
-    a column tile over a transposed input (scanned along its contiguous dim) whose 32-column tiles'
-    lines put fewer than transposed_deep_below_warps_per_sm warps on each multiprocessor, for 8-byte
-    results. H100, 2026-12-07 (benchmarks/NOTES.md), 8 x 128 on 2 warps against 32 x 32: fp64 13375 x
-    6072 dim 0 0.831 / 0.387, int32 -> int64 0.417 / 0.208. float32 results ran faster on 16 x 256
-    (fp32 13376 x 6080 0.908 against the chain's 0.827) but scan across the lanes in float32 there,
-    365 eps against torch's 91: they keep the chain and the 64 x 32 tile until a float64 scan on
-    such tiles is timed (branch try/transposed-f64acc); row_min_step: the narrowest row tile, 16
-    positions for results of 4 bytes or less (narrower tiles of rows of 8 or fewer load element by
-    element and spill up to 5 KB a thread on sm_90: fp32 6000000 x 3 0.275 of copy against 0.010,
-    4000000 x 8 0.995 against 0.651), as narrow as the row for 8-byte results (fp64 4000000 x 5
-    0.386 on 8 positions, 0.344 on 16; int32 -> int64 6000000 x 3 0.137 on 4, 0.125 on 16: H100,
-    2026-12-07).
-    H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x 208 x 75 dim 1
+    a column tile over a transposed input (scanned along its contiguous dim) with 8-byte results,
+    where 32-column tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each
+    multiprocessor; row_min_step: the narrowest row tile.
+
+    transposed_tile, H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x 208 x 75 dim 1
     transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x 26 x 480 x 713
     dim 0 sliced on tiles of 4096 0.895 / 0.834 (16-bit keeps 2048: 4096 walked backwards takes
     221-254 registers); 8-byte results, 2048 on 4 warps against 1024 on 2: fp64 5 x 3115 x 190 x 41
     dim 1 0.475 / 0.443, 387 x 207 x 5 x 114 dim 3 0.867 / 0.720. Three steps in flight won only
     on two 2-D layouts this kernel does not take.
+
+    Deep tiles for transposed inputs (H100, 2026-12-07, benchmarks/NOTES.md), 8 x 128 on 2 warps
+    against 32 x 32: fp64 13375 x 6072 dim 0 0.831 / 0.387, int32 -> int64 0.417 / 0.208. float32
+    results ran faster on 16 x 256 (fp32 13376 x 6080 0.908 against the chain's 0.827) but multiply
+    across the lanes in float32 there, 365 eps against torch's 91: they keep the chain and the 64 x
+    32 tile until a float64 scan on such tiles is timed (branch try/transposed-f64acc).
+
+    Rows of 8 or fewer take tiles 16 positions wide for results of 4 bytes or less: narrower tiles
+    load element by element and spill up to 5 KB a thread on sm_90 (fp32 6000000 x 3 0.275 of copy
+    against 0.010, 4000000 x 8 0.995 against 0.651); 8-byte results run faster on tiles as narrow
+    as the row (fp64 4000000 x 5 0.386 on 8 positions, 0.344 on 16; int32 -> int64 6000000 x 3
+    0.137 on 4, 0.125 on 16: H100, 2026-12-07).
 
     Measured on sm_90 (H200) with benchmarks/sweep.py (see benchmarks/NOTES.md):
     - fp32 rows run best walked in as few steps as possible (up to 32768) at 128 values a thread;
