@@ -419,6 +419,51 @@ def scan_cols_kernel(
 
 
 @triton.jit
+def segmented_combine(p1, s1, p2, s2):
+    # A run of a flat array of rows as (p, s): the product of its elements since the last row start
+    # in it (all of them where none starts), and whether a row starts in it.
+    return tl.where(s2, p2, p1 * p2), s1 | s2
+
+
+@triton.jit
+def scan_flat_rows_kernel(
+    x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
+    y_ptr,  # output, laid out as x
+    n_elements,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    LENGTH: tl.constexpr,  # elements a row
+    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements a tile's first row may hold before it
+    BLOCK: tl.constexpr,  # elements a program
+):
+    # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
+    # every load and store is a whole 16-byte vector, and every lane holds an element. A row start
+    # inside the tile resets the scan (segmented_combine); the row the tile starts inside began up to
+    # LENGTH - 1 elements before it, and the program reads those again for its carry.
+    start = tl.program_id(0).to(tl.int64) * BLOCK
+    lanes = tl.arange(0, BLOCK)
+    offs = start + lanes
+    # Row starts by position within the row, in 32 bits: start % LENGTH is taken once.
+    row_start = (start % LENGTH).to(tl.int32)
+    starts = (row_start + lanes) % LENGTH == 0
+    if start + BLOCK <= n_elements:
+        # Full tiles load unmasked: a mask built from an odd bound would cost the vector width.
+        x = tl.load(x_ptr + offs).to(OUT).to(ACC)
+    else:
+        x = tl.load(x_ptr + offs, mask=offs < n_elements, other=1).to(OUT).to(ACC)
+    before = start - row_start + tl.arange(0, HALO)
+    halo = tl.load(x_ptr + before, mask=before < start, other=1).to(OUT).to(ACC)
+    # 1 by a select too: triton 3.6's interpreter ignores `other` for bf16 loads.
+    halo = tl.where(before < start, halo, 1)
+    x = tl.where(lanes == 0, x * tl.reduce(halo, 0, mul_combine), x)
+    y, _ = tl.associative_scan((x, starts), 0, segmented_combine)
+    if start + BLOCK <= n_elements:
+        tl.store(y_ptr + offs, y.to(OUT))
+    else:
+        tl.store(y_ptr + offs, y.to(OUT), mask=offs < n_elements)
+
+
+@triton.jit
 def pack(value):
     # A published float64 as one 64-bit word whose value and flag arrive together: its bits,
     # inverted, so that a word not yet published (0) can be told apart from every value. The one
@@ -946,6 +991,16 @@ def column_run(block_i, num_warps, num_stages, reverse):
     return block_i if num_stages > 1 or reverse or block_i < 2 * lanes else block_i // lanes
 
 
+def launch_flat(x, y, n_rows, length, out_dtype, plan):
+    block, num_warps = plan[4], plan[5]
+    n_elements = n_rows * length
+    grid = (ceil_div(n_elements, block),)
+    args = dict(x_ptr=x, y_ptr=y, n_elements=n_elements, OUT=triton_dtype(out_dtype),
+                ACC=triton_dtype(accumulator_dtype(out_dtype)), LENGTH=length,
+                HALO=max(1, 1 << (length - 2).bit_length()), BLOCK=block)
+    return scan_flat_rows_kernel[grid](**args, num_warps=num_warps), grid, args
+
+
 def chain_state(device, lines, block_i):
     return torch.zeros(1 + 2 * lines * block_i, dtype=torch.int64, device=device)
 
@@ -1219,6 +1274,13 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
+def plan_flat(n_rows, length, capability, itemsize, exclusive=False, reverse=False):
+    if exclusive or reverse or not 2 <= length < 16 or n_rows < 2:
+        return None
+    block = tile_settings(capability, itemsize)["short_tile"]
+    return "flat", 1, length, 1, block, short_tile_warps(block, itemsize), 1
+
+
 def short_tile_warps(elements, itemsize):
     return max(1, min(4, elements * max(itemsize, 4) // 4096))
 
@@ -1337,6 +1399,10 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
+    if inner == 1 and strides[1] == 1 and strides[0] == length:
+        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize, exclusive, reverse)
+        if flat is not None:
+            return flat
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
                      x.element_size(), strides[1] == 1)
 
@@ -1360,6 +1426,8 @@ def run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=F
 
 
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
+    if plan[0] == "flat":
+        return launch_flat(x, y, n_outer, length, out_dtype, plan)
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "transposed":

@@ -77,8 +77,14 @@ CASES = [
     ((6244872, 10), 1, "int32", None, False, True),
     ((1118464, 15), 1, "float64", None, False, True),
     ((1118464, 15), 1, "float64", None, False, True, True),
-    # Rows of 8 or fewer, forward (results of 4 bytes or less) and gradient: tiles 16 positions wide
-    # (narrower ones loaded element by element and spilled 0.2-5 KB a thread).
+    # Rows of fewer than 16, forward: one flat array, rows as segments (kernels/flat.py), 16 bytes
+    # whatever the length, every type.
+    ((6000001, 3), 1, "float32", None, False, True),
+    ((4, 734, 2127, 10), 3, "int32", None, False, True),
+    ((4000000, 5), 1, "float64", None, False, True),
+    ((6000000, 7), 1, "float16", None, False, True),
+    # Their gradient: tiles 16 positions wide (narrower ones loaded element by element and spilled
+    # 0.2-2.3 KB a thread).
     ((6000000, 3), 1, "float32", None, False, True),
     ((446, 102, 345, 4), 3, "float32", None, False, True),
     ((6000000, 2), 1, "bfloat16", None, False, True, False, True, True),
