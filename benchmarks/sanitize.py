@@ -54,7 +54,7 @@ CASES = [
 # exclusive and reverse scans: (name, shape, dim, dtype, exclusive, reverse)
 OPTION_CASES = [
     ("rows, exclusive reverse", (3, 20001), 1, torch.float32, True, True),
-    ("rows of 3, exclusive reverse, bf16", (1001, 3), 1, torch.bfloat16, True, True),
+    ("flat rows of 3, exclusive reverse, bf16", (1001, 3), 1, torch.bfloat16, True, True),
     ("single pass, exclusive reverse", (1, 1000003), 1, torch.float32, True, True),
     ("cols single pass, reverse", (200003, 3), 0, torch.float32, False, True),
     ("rows single pass (fp64), reverse", (2, 300007), 1, torch.float64, False, True),

@@ -83,6 +83,8 @@ CASES = [
     ((4, 734, 2127, 10), 3, "int32", None, False, True),
     ((4000000, 5), 1, "float64", None, False, True),
     ((6000000, 7), 1, "float16", None, False, True),
+    ((6000001, 7), 1, "float16", None, False, True, False, True, True),
+    ((4000000, 5), 1, "float64", None, False, True, False, True, False),
     # Their gradient: tiles 16 positions wide (narrower ones loaded element by element and spilled
     # 0.2-2.3 KB a thread).
     ((6000000, 3), 1, "float32", None, False, True),

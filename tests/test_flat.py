@@ -4,7 +4,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import ALL_DTYPES, SPECIAL_ROWS, assert_cumprod_matches, assert_identical, random_input
+from reference import ALL_DTYPES, SPECIAL_ROWS, assert_cumprod_matches, assert_identical, assert_scan_matches, random_input
 from triton_cumprod import cumprod, forward
 from triton_cumprod.dispatch import plan_flat
 from triton_cumprod.forward import view_plan
@@ -14,8 +14,8 @@ from triton_cumprod.layout import scan_view
 def small_tiles(block):
     """plan_flat with tiles of `block` elements, so that small inputs cross tiles and rows straddle
     them."""
-    def plan(n_rows, length, capability, itemsize, exclusive=False, reverse=False):
-        flat = plan_flat(n_rows, length, capability, itemsize, exclusive, reverse)
+    def plan(n_rows, length, capability, itemsize):
+        flat = plan_flat(n_rows, length, capability, itemsize)
         return flat if flat is None else (*flat[:4], block, 1, 1)
     return plan
 
@@ -27,23 +27,27 @@ def offset_rows(x):
 
 
 @given(length=st.integers(2, 15), rows=st.integers(2, 60), block=st.sampled_from([16, 32, 64]),
-       dtype=st.sampled_from(ALL_DTYPES), offset=st.booleans())
-def test_flat_rows(length, rows, block, dtype, offset, device, monkeypatch, launches):
+       dtype=st.sampled_from(ALL_DTYPES), offset=st.booleans(), exclusive=st.booleans(), reverse=st.booleans())
+def test_flat_rows(length, rows, block, dtype, offset, exclusive, reverse, device, monkeypatch, launches):
     monkeypatch.setattr(forward, "plan_flat", small_tiles(block))
     x = random_input((rows, length), dtype, device=device, seed=rows * 16 + length)
     if offset:
         x = offset_rows(x)
-    assert_cumprod_matches(cumprod(x, 1), x, 1, label=f"rows of {length}, tiles of {block}")
+    assert_scan_matches(cumprod(x, 1, exclusive=exclusive, reverse=reverse), x, 1, exclusive, reverse)
     assert launches.plans[-1][0] == "flat"
 
 
 @pytest.mark.parametrize("length", [3, 5, 7])
-def test_flat_rows_special_values(length, device, monkeypatch):
+@pytest.mark.parametrize("reverse", [False, True])
+def test_flat_rows_special_values(length, reverse, device, monkeypatch):
     # Zeros, -0.0, infinities and NaN, in rows that straddle tiles of 16.
     monkeypatch.setattr(forward, "plan_flat", small_tiles(16))
     values = torch.tensor(SPECIAL_ROWS, dtype=torch.float32).reshape(-1)
     x = values[: values.numel() // length * length].reshape(-1, length).to(device)
-    assert_cumprod_matches(cumprod(x, 1), x, 1, label=f"rows of {length}")
+    if reverse:
+        assert_scan_matches(cumprod(x, 1, reverse=True), x, 1, reverse=True)
+    else:
+        assert_cumprod_matches(cumprod(x, 1), x, 1, label=f"rows of {length}")
 
 
 def test_flat_rows_repeat_bitwise(device, monkeypatch):
@@ -57,8 +61,7 @@ def test_flat_rows_repeat_bitwise(device, monkeypatch):
     (15, {}, "contiguous", True),
     (3, {}, "offset", True),
     (16, {}, "contiguous", False),  # rows of 16 fill a tile of rows
-    (3, {"exclusive": True}, "contiguous", False),  # plain scans only
-    (3, {"reverse": True}, "contiguous", False),
+    (3, {"exclusive": True, "reverse": True}, "contiguous", True),
     (3, {}, "sliced", False),  # rows apart in memory
 ])
 def test_flat_plan(length, options, view, flat, device):

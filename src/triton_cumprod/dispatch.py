@@ -288,14 +288,14 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
-def plan_flat(n_rows, length, capability, itemsize, exclusive=False, reverse=False):
+def plan_flat(n_rows, length, capability, itemsize):
     """The plan of kernels/flat.py for contiguous rows of `length` (n_rows of them) with results of
     `itemsize` bytes, or None where it does not take them: ("flat", 1, length, 1, BLOCK, num_warps,
     1), BLOCK elements of the flat array a program. Rows shorter than 16 that a tile of rows would
-    hold in tiles 16 wide (a lane in 2-8 idle); plain scans only. Not timed (branch
-    try/flat-rows): the cut-over at 16 is where rows of 16 fill such tiles (fp32 2000000 x 16:
-    0.99 of copy, H100, 2026-12-07)."""
-    if exclusive or reverse or not 2 <= length < 16 or n_rows < 2:
+    hold in tiles 16 wide (a lane in 2-8 idle), for every scan, exclusive and reverse too. Not
+    timed (branch try/flat-rows): the cut-over at 16 is where rows of 16 fill such tiles (fp32
+    2000000 x 16: 0.99 of copy, H100, 2026-12-07)."""
+    if not 2 <= length < 16 or n_rows < 2:
         return None
     block = tile_settings(capability, itemsize)["short_tile"]
     return "flat", 1, length, 1, block, short_tile_warps(block, itemsize), 1

@@ -36,7 +36,7 @@ def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, re
     """scan_plan for `x` read as (n_outer, length, inner) through `strides` (layout.scan_view's), or
     dispatch.plan_flat's where x's rows lie one after another in memory."""
     if inner == 1 and strides[1] == 1 and strides[0] == length:
-        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize, exclusive, reverse)
+        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
         if flat is not None:
             return flat
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
@@ -77,7 +77,7 @@ def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     kernels/flat.py, kernels/lookback.py and kernels/transposed.py return it (for the last,
     `strides` is the layout.turned_view it reads)."""
     if plan[0] == "flat":
-        return launch_flat(x, y, n_outer, length, out_dtype, plan)
+        return launch_flat(x, y, n_outer, length, out_dtype, plan, exclusive, reverse)
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "transposed":
