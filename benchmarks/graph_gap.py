@@ -14,21 +14,16 @@ import torch
 
 from triton_cumprod import cumprod
 from triton_cumprod.bench import backward_of, draw_sweep, sweep_input
-from triton_cumprod.forward import default_dtype, view_plan
-from triton_cumprod.layout import scan_view
 
+from plan_diff import plan_of
 from probe import time_ms
 
 MIN_MB = 64
 
 
-def plan_of(x, dim):
-    view = scan_view(x, dim, copy=False)
-    if view is None:
-        return "turned/copied"
-    x3, n_outer, length, inner, strides = view
-    plan = view_plan(x3, n_outer, length, inner, strides, default_dtype(x.dtype))
-    return f"{plan[0]} x{plan[1]}"
+def plan_label(x, dim):
+    plan = plan_of(x, dim)
+    return plan[0] if len(plan) == 1 else f"{plan[0]} x{plan[1]}"
 
 
 def graph_of(fn):
@@ -75,7 +70,7 @@ def main():
             del graph
         except Exception as error:  # a call that cannot be captured says so and the sweep goes on
             t_graph = type(error).__name__
-        print(f"{str(case.shape):28} dim {case.dim} {case.dtype:9} {case.view:10} {plan_of(x, case.dim):14} "
+        print(f"{str(case.shape):28} dim {case.dim} {case.dtype:9} {case.view:10} {plan_label(x, case.dim):14} "
               f"copy {t_copy * 1e3:7.1f} us  eager {copies * t_copy / t_eager:.3f}  graph {t_graph}  "
               f"host {host_us(fn):6.1f} us", flush=True)
         del x, fn

@@ -9,28 +9,36 @@ Layouts read through a turned or copied view are compared as "turned/copied".
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 
 SCRIPT = """
 import json, sys, torch
 from triton_cumprod import bench, forward
-from triton_cumprod.layout import scan_view
+from plan_diff import plan_of
 sms, major, minor = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 forward.device_traits = lambda device: (sms, (major, minor))
 bench.make_input = lambda shape, dtype, kind, device: torch.empty(shape, dtype=getattr(torch, dtype), device="meta")
-plans = []
-for case in json.load(open(sys.argv[1]))["sweep"]:
-    x = bench.sweep_input(bench.SweepCase(tuple(case["shape"]), case["dim"], case["dtype"], case["view"]), "meta")
-    view = scan_view(x, case["dim"], copy=False)
-    plans.append(["turned/copied"] if view is None else list(forward.view_plan(*view, forward.default_dtype(x.dtype))))
-print(json.dumps(plans))
+cases = [bench.SweepCase(tuple(c["shape"]), c["dim"], c["dtype"], c["view"]) for c in json.load(open(sys.argv[1]))["sweep"]]
+print(json.dumps([plan_of(bench.sweep_input(case, "meta"), case.dim) for case in cases]))
 """
 
 
+def plan_of(x, dim):
+    """The forward plan cumprod(x, dim) takes, as a list, or ["turned/copied"] where x's dims do not
+    merge around `dim` (forward.run_forward)."""
+    from triton_cumprod.forward import default_dtype, view_plan
+    from triton_cumprod.layout import scan_view
+
+    view = scan_view(x, dim, copy=False)
+    return ["turned/copied"] if view is None else list(view_plan(*view, default_dtype(x.dtype)))
+
+
 def plans_of(src, args):
+    here = os.path.dirname(os.path.abspath(__file__))
     run = subprocess.run([sys.executable, "-c", SCRIPT, args.file, str(args.sms), *args.capability.split(".")],
-                         capture_output=True, text=True, env={"PYTHONPATH": src, "PATH": ""}, check=True)
+                         capture_output=True, text=True, env={"PYTHONPATH": f"{src}:{here}", "PATH": ""}, check=True)
     return json.loads(run.stdout)
 
 

@@ -1242,20 +1242,6 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
         # chain 0.821, the walk 0.622; 8 x 638 x 301 x 98 dim 2: 10208 lines, 0.450 and 0.719).
         unaligned = (unit_stride and inner * itemsize % 16 and inner >= settings["chain_unaligned_tile"][0]
                      and line_warps < settings["chain_unaligned_below_warps_per_sm"] * n_sm)
-        transposed = kind == "cols" and scan_contiguous and not unit_stride
-        if transposed:
-            # A transposed input: the tile loads along the scan and the compiler turns it through
-            # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
-            # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06); where their
-            # lines hold few warps a multiprocessor, narrow deep tiles of 8-byte results hold more
-            # bytes in more of them (tile_settings: transposed_deep_tile).
-            tile = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
-            # Only lines that need no split were measured on deep tiles.
-            deep = (itemsize == 8 and tile_lines(n_outer, inner, min(tile[0], next_power_of_2(inner))) * tile[2]
-                    < settings["transposed_deep_below_warps_per_sm"] * n_sm
-                    and 2 * tile_lines(n_outer, inner, settings["transposed_deep_tile"][0]) > n_sm)
-            if deep:
-                tile = settings["transposed_deep_tile"]
         # The chain passes float32 carries (kernels/lookback.py: pack_tagged).
         if floating and itemsize <= 4 and kind == "cols" and heavy_hops and (few or unaligned) and length > chain_l:
             # The single pass of a one-tile look-back (kernels/lookback.py: scan_chain_cols_kernel)
@@ -1264,8 +1250,19 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
                 chain_i, chain_l = settings["chain_unaligned_tile"]
             kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
                 "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
-        elif transposed:
-            block_a, block_l, num_warps = tile
+        elif kind == "cols" and scan_contiguous and not unit_stride:
+            # A transposed input: the tile loads along the scan and the compiler turns it through
+            # shared memory to store along inner. Small tiles on 4 warps (8-byte results on 2)
+            # beat the wide one-warp tiles 1.3-2.2x (benchmarks/NOTES.md, 2026-12-06); where their
+            # lines hold few warps a multiprocessor, narrow deep tiles of 8-byte results hold more
+            # bytes in more of them (tile_settings: transposed_deep_tile). Only lines that need no
+            # split were measured on deep tiles.
+            block_a, block_l, num_warps = (64, 32, 4) if itemsize <= 4 else (32, 32, 2)
+            if (itemsize == 8
+                    and tile_lines(n_outer, inner, min(block_a, next_power_of_2(inner))) * num_warps
+                    < settings["transposed_deep_below_warps_per_sm"] * n_sm
+                    and 2 * tile_lines(n_outer, inner, settings["transposed_deep_tile"][0]) > n_sm):
+                block_a, block_l, num_warps = settings["transposed_deep_tile"]
             block_a, block_l = min(block_a, next_power_of_2(inner)), min(block_l, next_power_of_2(length))
             n_chunks, chunk = split_lines(tile_lines(n_outer, inner, block_a), length, block_l, n_sm,
                                           split_programs(settings, 1))
