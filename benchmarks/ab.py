@@ -67,7 +67,8 @@ CASES = {
 GRADIENT_CASES = {
     "bw-short": [((2955, 3, 723, 7), 3, torch.float16), ((6000000, 3), 1, torch.float32),
                  ((4000000, 8), 1, torch.float32), ((4000000, 5), 1, torch.float64),
-                 ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32)],
+                 ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32),
+                 ((2194971, 9), 1, torch.float32), ((6000001, 3), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16)],
 }
 
 

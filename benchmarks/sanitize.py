@@ -66,8 +66,11 @@ OPTION_CASES = [
 BACKWARD_CASES = [
     ("gradient, rows", (3, 20001), 1, False, False),
     ("gradient, short rows", (1001, 37), 1, False, False),
-    ("gradient, rows of 3", (1001, 3), 1, False, False),
-    ("gradient, rows of 8, both", (333, 8), 1, True, True),
+    ("gradient, flat rows of 3", (1001, 3), 1, False, False),
+    ("gradient, flat rows of 8, both", (333, 8), 1, True, True),
+    ("gradient, flat rows of 3, 3072", (1024, 3), 1, False, True),
+    ("gradient, flat rows of 5, fp64", (333, 5), 1, True, False, torch.float64),
+    ("gradient, flat rows of 13, bf16", (1001, 13), 1, False, True, torch.bfloat16),
     ("gradient, single pass", (1000003,), 0, False, False),
     ("gradient, cols", (77, 513, 131), 1, False, False),
     ("gradient, cols split", (200003, 3), 0, False, False),

@@ -438,6 +438,7 @@ def scan_flat_rows_kernel(
     x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
     y_ptr,  # output, laid out as x
     n_elements,
+    first_tile,  # the tile program 0 takes
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     ACC: tl.constexpr,  # dtype the products are computed in
     LENGTH: tl.constexpr,  # elements a row
@@ -445,20 +446,21 @@ def scan_flat_rows_kernel(
     BLOCK: tl.constexpr,  # elements a program
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each row's end
+    MASKED: tl.constexpr,  # a tile may end past n_elements
 ):
     # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
     # every load and store is a whole 16-byte vector, and every lane holds an element. A row start
     # inside the tile (its end, for REVERSE) resets the scan (segmented_combine); the row the scan
     # enters the tile inside began up to LENGTH - 1 elements before the tile (after it, for
     # REVERSE), and the program reads those again for its carry.
-    start = tl.program_id(0).to(tl.int64) * BLOCK
+    start = (tl.program_id(0) + first_tile).to(tl.int64) * BLOCK
     lanes = tl.arange(0, BLOCK)
     offs = start + lanes
     # Positions within the row, in 32 bits: start % LENGTH is taken once.
     row_start = (start % LENGTH).to(tl.int32)
     within = (row_start + lanes) % LENGTH
-    if start + BLOCK <= n_elements:
-        # Full tiles load unmasked: a mask built from an odd bound would cost the vector width.
+    # Full tiles load unmasked: a mask built from an odd bound would cost the vector width.
+    if not MASKED or start + BLOCK <= n_elements:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
     else:
         x = tl.load(x_ptr + offs, mask=offs < n_elements, other=1).to(OUT).to(ACC)
@@ -481,7 +483,7 @@ def scan_flat_rows_kernel(
         _, y, _ = tl.associative_scan((x, before, begins), 0, segmented_exclusive_combine, reverse=REVERSE)
     else:
         y, _ = tl.associative_scan((x, begins), 0, segmented_combine, reverse=REVERSE)
-    if start + BLOCK <= n_elements:
+    if not MASKED or start + BLOCK <= n_elements:
         tl.store(y_ptr + offs, y.to(OUT))
     else:
         tl.store(y_ptr + offs, y.to(OUT), mask=offs < n_elements)
@@ -998,8 +1000,13 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
                 reverse=False):
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
-    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
     stride_xo, stride_xl, stride_xi = strides
+    # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
+    # factors taken across them round down more often than up (combine.aggregate_dtype): float32
+    # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in
+    # float32, 0 so, torch's 49; benchmarks/NOTES.md, 2026-12-07).
+    across_lanes = stride_xl == 1 and out_dtype == torch.float32
+    acc = aggregate_dtype(out_dtype) if reduce or across_lanes else accumulator_dtype(out_dtype)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
         chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
@@ -1016,13 +1023,26 @@ def column_run(block_i, num_warps, num_stages, reverse):
 
 
 def launch_flat(x, y, n_rows, length, out_dtype, plan, exclusive=False, reverse=False):
-    block, num_warps = plan[4], plan[5]
-    n_elements = n_rows * length
-    grid = (ceil_div(n_elements, block),)
-    args = dict(x_ptr=x, y_ptr=y, n_elements=n_elements, OUT=triton_dtype(out_dtype),
-                ACC=triton_dtype(accumulator_dtype(out_dtype)), LENGTH=length,
-                HALO=max(1, 1 << (length - 2).bit_length()), BLOCK=block, EXCLUSIVE=exclusive, REVERSE=reverse)
-    return scan_flat_rows_kernel[grid](**args, num_warps=num_warps), grid, args
+    args = dict(x_ptr=x, y_ptr=y, n_elements=n_rows * length, first_tile=0, **flat_constants(length, out_dtype),
+                BLOCK=plan[4], EXCLUSIVE=exclusive, REVERSE=reverse)
+    return launch_tiles(scan_flat_rows_kernel, args, plan[5])
+
+
+def flat_constants(length, out_dtype):
+    return dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), LENGTH=length,
+                HALO=max(1, 1 << (length - 2).bit_length()))
+
+
+def launch_tiles(kernel, args, num_warps):
+    n_elements, block = args["n_elements"], args["BLOCK"]
+    n_full = n_elements // block
+    if n_elements % 16 == 0 or n_full == 0:
+        args["MASKED"] = n_elements % block != 0
+        grid = (ceil_div(n_elements, block),)
+        return kernel[grid](**args, num_warps=num_warps), grid, args
+    kernel[(n_full,)](**args, MASKED=False, num_warps=num_warps)
+    kernel[(1,)](**{**args, "first_tile": n_full}, MASKED=True, num_warps=num_warps)
+    return None
 
 
 def chain_state(device, lines, block_i):
@@ -1295,11 +1315,17 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
-def plan_flat(n_rows, length, capability, itemsize):
+def plan_flat(n_rows, length, capability, itemsize, backward=False):
     if not 2 <= length < 16 or n_rows < 2:
         return None
     block = tile_settings(capability, itemsize)["short_tile"]
-    return "flat", 1, length, 1, block, short_tile_warps(block, itemsize), 1
+    if backward:
+        # The gradient holds about ten values of each position live: 32 bytes a thread (fp32 rows of
+        # 3 on 8 warps: 74 registers, 197 on 2; fp64 on 16 warps: 100, 168 on 8; sm_90, no spill).
+        num_warps = block * max(itemsize, 4) // (32 * 32)
+    else:
+        num_warps = short_tile_warps(block, itemsize)
+    return "flat", 1, length, 1, block, num_warps, 1
 
 
 def short_tile_warps(elements, itemsize):

@@ -85,12 +85,13 @@ CASES = [
     ((6000000, 7), 1, "float16", None, False, True),
     ((6000001, 7), 1, "float16", None, False, True, False, True, True),
     ((4000000, 5), 1, "float64", None, False, True, False, True, False),
-    # Their gradient: tiles 16 positions wide (narrower ones loaded element by element and spilled
-    # 0.2-2.3 KB a thread).
     ((6000000, 3), 1, "float32", None, False, True),
     ((446, 102, 345, 4), 3, "float32", None, False, True),
     ((6000000, 2), 1, "bfloat16", None, False, True, False, True, True),
+    # Their gradient: the same flat array (kernels/flat.py: backward_flat_rows_kernel).
     ((6000000, 3), 1, "float32", None, False, True, True),
+    ((6000001, 3), 1, "float32", None, False, True, True, True, False),
+    ((4000000, 5), 1, "float64", None, False, True, True, False, True),
     ((2955, 3, 723, 7), 3, "float16", None, False, True, True),
     ((4000000, 8), 1, "float64", None, False, True, True),
     ((4000000, 5), 1, "bfloat16", None, False, True, True, True, True),
@@ -191,6 +192,18 @@ def test_integer_single_pass_registers(reports):
         (launch,) = reports[(arch, case)]
         assert launch["kernel"] == "scan_lookback_kernel" and launch["constexprs"]["EDGES"] == "True", launch
         assert launch["registers"] <= 128 and launch["spill_bytes"] == 0, launch
+
+
+def test_flat_rows_full_tiles_registers(reports):
+    # An odd element count: the full tiles launch without a mask, whose odd bound would load element
+    # by element (fp32 rows of 3, sm_90: 182 registers a thread, 95 without it); the last tile alone
+    # takes the mask.
+    for case in (CASES.index(((6000001, 3), 1, "float32", None, False, True, False, False, False)),
+                 CASES.index(((6000001, 7), 1, "float16", None, False, True, False, True, True))):
+        for arch in (89, 90):
+            full, last = reports[(arch, case)]
+            assert full["constexprs"]["MASKED"] == "False" and last["constexprs"]["MASKED"] == "True", (full, last)
+            assert full["registers"] <= 128 and last["grid"] == [1], (full, last)
 
 
 def test_vector_width_reader():

@@ -148,6 +148,7 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
     kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (flat, "scan_flat_rows_kernel"),
+               (flat, "backward_flat_rows_kernel"),
                (lookback, "scan_lookback_kernel"),
                (lookback, "scan_lookback_cols_kernel"), (lookback, "scan_chain_cols_kernel"),
                (transposed_kernels, "scan_transposed_kernel"),

@@ -285,17 +285,24 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
-def plan_flat(n_rows, length, capability, itemsize):
+def plan_flat(n_rows, length, capability, itemsize, backward=False):
     """The plan of kernels/flat.py for contiguous rows of `length` (n_rows of them) with results of
     `itemsize` bytes, or None where it does not take them: ("flat", 1, length, 1, BLOCK, num_warps,
-    1), BLOCK elements of the flat array a program. Rows shorter than 16 that a tile of rows would
-    hold in tiles 16 wide (a lane in 2-8 idle), for every scan, exclusive and reverse too. Not
-    timed (branch try/flat-rows): the cut-over at 16 is where rows of 16 fill such tiles (fp32
-    2000000 x 16: 0.99 of copy, H100, 2026-12-07)."""
+    1), BLOCK elements of the flat array a program; `backward`, for their gradient. Rows shorter
+    than 16, which tiles of rows hold in tiles 16 wide (a lane in 2-8 idle), for every scan,
+    exclusive and reverse too: fp32 6000000 x 3 1.04 of copy against 0.28, fp64 4000000 x 5 1.02
+    against 0.39, int32 -> int64 rows of 10 0.68 against 0.35 (H100, benchmarks/NOTES.md
+    2026-12-07); rows of 16 fill such tiles (fp32 2000000 x 16: 0.99 either way)."""
     if not 2 <= length < 16 or n_rows < 2:
         return None
     block = tile_settings(capability, itemsize)["short_tile"]
-    return "flat", 1, length, 1, block, short_tile_warps(block, itemsize), 1
+    if backward:
+        # The gradient holds about ten values of each position live: 32 bytes a thread (fp32 rows of
+        # 3 on 8 warps: 74 registers, 197 on 2; fp64 on 16 warps: 100, 168 on 8; sm_90, no spill).
+        num_warps = block * max(itemsize, 4) // (32 * 32)
+    else:
+        num_warps = short_tile_warps(block, itemsize)
+    return "flat", 1, length, 1, block, num_warps, 1
 
 
 def short_tile_warps(elements, itemsize):
