@@ -434,42 +434,30 @@ def segmented_exclusive_combine(p1, e1, s1, p2, e2, s2):
 
 
 @triton.jit
-def scan_flat_rows_kernel(
-    x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
-    y_ptr,  # output, laid out as x
-    n_elements,
-    first_tile,  # the tile program 0 takes
-    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the products are computed in
-    LENGTH: tl.constexpr,  # elements a row
-    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of the tile's entry row outside it
-    BLOCK: tl.constexpr,  # elements a program
-    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
-    REVERSE: tl.constexpr,  # scan from each row's end
-    MASKED: tl.constexpr,  # a tile may end past n_elements
-):
-    # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
-    # every load and store is a whole 16-byte vector, and every lane holds an element. A row start
-    # inside the tile (its end, for REVERSE) resets the scan (segmented_combine); the row the scan
-    # enters the tile inside began up to LENGTH - 1 elements before the tile (after it, for
-    # REVERSE), and the program reads those again for its carry.
-    start = (tl.program_id(0) + first_tile).to(tl.int64) * BLOCK
+def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr, LENGTH: tl.constexpr,
+                   HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr,
+                   FULL: tl.constexpr):
+    # Scan elements [start, end) of the flat array on BLOCK lanes (all of them where FULL, which
+    # loads and stores unmasked). A row start inside the tile (its end, for REVERSE) resets the scan
+    # (segmented_combine); the row the scan enters the tile inside began up to LENGTH - 1 elements
+    # before it (ends after it, for REVERSE), and those are read again for the carry.
     lanes = tl.arange(0, BLOCK)
     offs = start + lanes
     # Positions within the row, in 32 bits: start % LENGTH is taken once.
     row_start = (start % LENGTH).to(tl.int32)
     within = (row_start + lanes) % LENGTH
-    # Full tiles load unmasked: a mask built from an odd bound would cost the vector width.
-    if not MASKED or start + BLOCK <= n_elements:
+    if FULL:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
     else:
-        x = tl.load(x_ptr + offs, mask=offs < n_elements, other=1).to(OUT).to(ACC)
+        # Past the end, ones (a reverse scan passes them before the tile's last element), by a
+        # select: triton 3.6's interpreter ignores `other` for bf16 loads.
+        x = tl.where(offs < end, tl.load(x_ptr + offs, mask=offs < end).to(OUT).to(ACC), 1)
     if REVERSE:
-        # The row the last lane is in runs on to its end past the tile (never past n_elements).
-        last = start + BLOCK - 1
-        halo_at = start + BLOCK + tl.arange(0, HALO)
+        # The row of the tile's last element runs on to its end past the tile (never past n_elements).
+        last = end - 1
+        halo_at = end + tl.arange(0, HALO)
         in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
-        begins, enter = within == LENGTH - 1, BLOCK - 1
+        begins, enter = within == LENGTH - 1, last - start
     else:
         halo_at = start - row_start + tl.arange(0, HALO)
         in_halo = halo_at < start
@@ -483,10 +471,43 @@ def scan_flat_rows_kernel(
         _, y, _ = tl.associative_scan((x, before, begins), 0, segmented_exclusive_combine, reverse=REVERSE)
     else:
         y, _ = tl.associative_scan((x, begins), 0, segmented_combine, reverse=REVERSE)
-    if not MASKED or start + BLOCK <= n_elements:
+    if FULL:
         tl.store(y_ptr + offs, y.to(OUT))
     else:
-        tl.store(y_ptr + offs, y.to(OUT), mask=offs < n_elements)
+        tl.store(y_ptr + offs, y.to(OUT), mask=offs < end)
+
+
+@triton.jit
+def scan_flat_rows_kernel(
+    x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
+    y_ptr,  # output, laid out as x
+    n_elements,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    LENGTH: tl.constexpr,  # elements a row
+    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of the tile's entry row outside it
+    BLOCK: tl.constexpr,  # elements a program
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end
+    MASKED: tl.constexpr,  # the last tile ends past n_elements
+):
+    # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
+    # every load and store is a whole 16-byte vector, and every lane holds an element. The last
+    # tile masks at the last multiple of 16 (a mask at an odd bound would load element by element:
+    # fp32 rows of 3 held 182 registers so, 95 without, sm_90) and scans the few elements past it
+    # as a tile of 16 lanes.
+    start = tl.program_id(0).to(tl.int64) * BLOCK
+    if not MASKED or start + BLOCK <= n_elements:
+        scan_flat_tile(x_ptr, y_ptr, start, start + BLOCK, n_elements, OUT, ACC, LENGTH, HALO, BLOCK, EXCLUSIVE,
+                       REVERSE, True)
+    else:
+        body_end = n_elements // 16 * 16
+        if start < body_end:
+            scan_flat_tile(x_ptr, y_ptr, start, body_end, n_elements, OUT, ACC, LENGTH, HALO, BLOCK, EXCLUSIVE,
+                           REVERSE, False)
+        if body_end < n_elements:
+            scan_flat_tile(x_ptr, y_ptr, body_end, n_elements, n_elements, OUT, ACC, LENGTH, HALO, 16, EXCLUSIVE,
+                           REVERSE, False)
 
 
 @triton.jit
@@ -1023,26 +1044,21 @@ def column_run(block_i, num_warps, num_stages, reverse):
 
 
 def launch_flat(x, y, n_rows, length, out_dtype, plan, exclusive=False, reverse=False):
-    args = dict(x_ptr=x, y_ptr=y, n_elements=n_rows * length, first_tile=0, **flat_constants(length, out_dtype),
-                BLOCK=plan[4], EXCLUSIVE=exclusive, REVERSE=reverse)
+    args = dict(x_ptr=x, y_ptr=y, n_elements=n_rows * length, **flat_constants(length, out_dtype, plan),
+                EXCLUSIVE=exclusive, REVERSE=reverse)
     return launch_tiles(scan_flat_rows_kernel, args, plan[5])
 
 
-def flat_constants(length, out_dtype):
+def flat_constants(length, out_dtype, plan):
     return dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), LENGTH=length,
-                HALO=max(1, 1 << (length - 2).bit_length()))
+                HALO=max(1, 1 << (length - 2).bit_length()), BLOCK=plan[4])
 
 
 def launch_tiles(kernel, args, num_warps):
     n_elements, block = args["n_elements"], args["BLOCK"]
-    n_full = n_elements // block
-    if n_elements % 16 == 0 or n_full == 0:
-        args["MASKED"] = n_elements % block != 0
-        grid = (ceil_div(n_elements, block),)
-        return kernel[grid](**args, num_warps=num_warps), grid, args
-    kernel[(n_full,)](**args, MASKED=False, num_warps=num_warps)
-    kernel[(1,)](**{**args, "first_tile": n_full}, MASKED=True, num_warps=num_warps)
-    return None
+    args["MASKED"] = n_elements % block != 0
+    grid = (ceil_div(n_elements, block),)
+    return kernel[grid](**args, num_warps=num_warps), grid, args
 
 
 def chain_state(device, lines, block_i):
@@ -1320,9 +1336,11 @@ def plan_flat(n_rows, length, capability, itemsize, backward=False):
         return None
     block = tile_settings(capability, itemsize)["short_tile"]
     if backward:
-        # The gradient holds about ten values of each position live: 32 bytes a thread (fp32 rows of
-        # 3 on 8 warps: 74 registers, 197 on 2; fp64 on 16 warps: 100, 168 on 8; sm_90, no spill).
-        num_warps = block * max(itemsize, 4) // (32 * 32)
+        # The gradient holds about ten values of each position live: a 16-byte vector a thread, at
+        # least 4 values (fp32 rows of 3 on 16 warps: 54 registers, 197 on 2; fp64: 100, 168 on 8;
+        # sm_90, no spill). H100, 2026-12-07, of two copies: fp32 2194971 x 9 0.689 on 16 warps,
+        # 0.312 on 8; fp16 2955 x 3 x 723 x 7 0.525 on 8, 0.366 on 16 (half a vector a thread).
+        num_warps = block // (32 * max(4, 16 // max(itemsize, 2)))
     else:
         num_warps = short_tile_warps(block, itemsize)
     return "flat", 1, length, 1, block, num_warps, 1

@@ -22,42 +22,30 @@ def segmented_exclusive_combine(p1, e1, s1, p2, e2, s2):
 
 
 @triton.jit
-def scan_flat_rows_kernel(
-    x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
-    y_ptr,  # output, laid out as x
-    n_elements,
-    first_tile,  # the tile program 0 takes
-    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
-    ACC: tl.constexpr,  # dtype the products are computed in
-    LENGTH: tl.constexpr,  # elements a row
-    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of the tile's entry row outside it
-    BLOCK: tl.constexpr,  # elements a program
-    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
-    REVERSE: tl.constexpr,  # scan from each row's end
-    MASKED: tl.constexpr,  # a tile may end past n_elements
-):
-    # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
-    # every load and store is a whole 16-byte vector, and every lane holds an element. A row start
-    # inside the tile (its end, for REVERSE) resets the scan (segmented_combine); the row the scan
-    # enters the tile inside began up to LENGTH - 1 elements before the tile (after it, for
-    # REVERSE), and the program reads those again for its carry.
-    start = (tl.program_id(0) + first_tile).to(tl.int64) * BLOCK
+def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr, LENGTH: tl.constexpr,
+                   HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr,
+                   FULL: tl.constexpr):
+    # Scan elements [start, end) of the flat array on BLOCK lanes (all of them where FULL, which
+    # loads and stores unmasked). A row start inside the tile (its end, for REVERSE) resets the scan
+    # (segmented_combine); the row the scan enters the tile inside began up to LENGTH - 1 elements
+    # before it (ends after it, for REVERSE), and those are read again for the carry.
     lanes = tl.arange(0, BLOCK)
     offs = start + lanes
     # Positions within the row, in 32 bits: start % LENGTH is taken once.
     row_start = (start % LENGTH).to(tl.int32)
     within = (row_start + lanes) % LENGTH
-    # Full tiles load unmasked: a mask built from an odd bound would cost the vector width.
-    if not MASKED or start + BLOCK <= n_elements:
+    if FULL:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
     else:
-        x = tl.load(x_ptr + offs, mask=offs < n_elements, other=1).to(OUT).to(ACC)
+        # Past the end, ones (a reverse scan passes them before the tile's last element), by a
+        # select: triton 3.6's interpreter ignores `other` for bf16 loads.
+        x = tl.where(offs < end, tl.load(x_ptr + offs, mask=offs < end).to(OUT).to(ACC), 1)
     if REVERSE:
-        # The row the last lane is in runs on to its end past the tile (never past n_elements).
-        last = start + BLOCK - 1
-        halo_at = start + BLOCK + tl.arange(0, HALO)
+        # The row of the tile's last element runs on to its end past the tile (never past n_elements).
+        last = end - 1
+        halo_at = end + tl.arange(0, HALO)
         in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
-        begins, enter = within == LENGTH - 1, BLOCK - 1
+        begins, enter = within == LENGTH - 1, last - start
     else:
         halo_at = start - row_start + tl.arange(0, HALO)
         in_halo = halo_at < start
@@ -71,10 +59,43 @@ def scan_flat_rows_kernel(
         _, y, _ = tl.associative_scan((x, before, begins), 0, segmented_exclusive_combine, reverse=REVERSE)
     else:
         y, _ = tl.associative_scan((x, begins), 0, segmented_combine, reverse=REVERSE)
-    if not MASKED or start + BLOCK <= n_elements:
+    if FULL:
         tl.store(y_ptr + offs, y.to(OUT))
     else:
-        tl.store(y_ptr + offs, y.to(OUT), mask=offs < n_elements)
+        tl.store(y_ptr + offs, y.to(OUT), mask=offs < end)
+
+
+@triton.jit
+def scan_flat_rows_kernel(
+    x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
+    y_ptr,  # output, laid out as x
+    n_elements,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    LENGTH: tl.constexpr,  # elements a row
+    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of the tile's entry row outside it
+    BLOCK: tl.constexpr,  # elements a program
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end
+    MASKED: tl.constexpr,  # the last tile ends past n_elements
+):
+    # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
+    # every load and store is a whole 16-byte vector, and every lane holds an element. The last
+    # tile masks at the last multiple of 16 (a mask at an odd bound would load element by element:
+    # fp32 rows of 3 held 182 registers so, 95 without, sm_90) and scans the few elements past it
+    # as a tile of 16 lanes.
+    start = tl.program_id(0).to(tl.int64) * BLOCK
+    if not MASKED or start + BLOCK <= n_elements:
+        scan_flat_tile(x_ptr, y_ptr, start, start + BLOCK, n_elements, OUT, ACC, LENGTH, HALO, BLOCK, EXCLUSIVE,
+                       REVERSE, True)
+    else:
+        body_end = n_elements // 16 * 16
+        if start < body_end:
+            scan_flat_tile(x_ptr, y_ptr, start, body_end, n_elements, OUT, ACC, LENGTH, HALO, BLOCK, EXCLUSIVE,
+                           REVERSE, False)
+        if body_end < n_elements:
+            scan_flat_tile(x_ptr, y_ptr, body_end, n_elements, n_elements, OUT, ACC, LENGTH, HALO, 16, EXCLUSIVE,
+                           REVERSE, False)
 
 
 @triton.jit
@@ -93,55 +114,42 @@ def cut_recurrence(x, g, cut, EXCLUSIVE: tl.constexpr, TO_FIRST: tl.constexpr):
 
 
 @triton.jit
-def backward_flat_rows_kernel(
-    x_ptr,  # the forward's input: contiguous rows of LENGTH elements, read as one flat array
-    y_ptr,  # the forward's output, laid out as x
-    g_ptr,  # the gradient of the output, laid out as x
-    gx_ptr,  # the gradient of the input, laid out as x
-    n_elements,
-    first_tile,  # the tile program 0 takes
-    OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
-    ACC: tl.constexpr,  # dtype the gradient is computed in
-    LENGTH: tl.constexpr,  # elements a row
-    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of a row outside the tile
-    BLOCK: tl.constexpr,  # elements a program
-    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
-    REVERSE: tl.constexpr,  # the gradient of the reverse scan
-    MASKED: tl.constexpr,  # a tile may end past n_elements
-):
-    # backward_rows_kernel's gradient, gx = (the product of x before each position in its row) * r,
-    # over the tile [p * BLOCK, +BLOCK) of the flat array, as scan_flat_rows_kernel takes it: every
-    # access a whole 16-byte vector. The recurrence for r runs against the scan and is cut where
-    # each row starts in its order (cut_recurrence); the row it enters the tile from continues past
-    # the tile, and the program scans those elements (a halo) for the carry. The products before
-    # each position are a segmented exclusive scan, and the row the scan enters the tile inside
-    # takes y beside the tile as its carry.
-    start = (tl.program_id(0) + first_tile).to(tl.int64) * BLOCK
+def backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr,
+                       LENGTH: tl.constexpr, HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr,
+                       REVERSE: tl.constexpr, FULL: tl.constexpr):
+    # The gradient over elements [start, end) of the flat array on BLOCK lanes (all of them where
+    # FULL), gx = (the product of x before each position in its row) * r. The recurrence for r runs
+    # against the scan and is cut where it starts each row (cut_recurrence); the row it enters the
+    # tile from continues past the tile, and those elements (a halo) give its carry. The products
+    # before each position are a segmented exclusive scan, and the row the scan enters the tile
+    # inside takes y beside the tile as its carry.
     lanes = tl.arange(0, BLOCK)
     offs = start + lanes
     row_start = (start % LENGTH).to(tl.int32)
     within = (row_start + lanes) % LENGTH
-    if not MASKED or start + BLOCK <= n_elements:
+    if FULL:
+        inside = lanes < BLOCK
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
         g = tl.load(g_ptr + offs).to(ACC)
     else:
         # Past the end, the identity: x = 1, g = 0 (by a select: triton 3.6's interpreter ignores
         # `other` for bf16 loads).
-        inside = offs < n_elements
+        inside = offs < end
         x = tl.where(inside, tl.load(x_ptr + offs, mask=inside).to(OUT).to(ACC), 1)
         g = tl.where(inside, tl.load(g_ptr + offs, mask=inside).to(ACC), 0)
-    last = start + BLOCK - 1
+    last = end - 1
     if REVERSE:
         # The scan starts each row at its last element; the recurrence runs from each row's first,
-        # and enters the tile from the elements before it in the first lane's row.
-        begins, cut, enter = within == LENGTH - 1, within == 0, BLOCK - 1
+        # and enters the tile from the elements before it in the first element's row.
+        begins, cut, enter = within == LENGTH - 1, within == 0, last - start
         halo_at = start - row_start + tl.arange(0, HALO)
         in_halo = halo_at < start
-        edge = start + BLOCK - EXCLUSIVE
-        has_edge = ((row_start + BLOCK - 1) % LENGTH != LENGTH - 1) & (edge < n_elements)
+        edge = end - EXCLUSIVE
+        has_edge = ((row_start + (last - start)) % LENGTH != LENGTH - 1) & (edge < n_elements)
     else:
-        begins, cut, enter = within == 0, within == LENGTH - 1, 0
-        halo_at = start + BLOCK + tl.arange(0, HALO)
+        # The recurrence enters the tile at its last lane, through the lanes past `end`.
+        begins, cut, enter = within == 0, (within == LENGTH - 1) & inside, 0
+        halo_at = end + tl.arange(0, HALO)
         in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
         edge = start - 1 + EXCLUSIVE
         has_edge = row_start != 0
@@ -157,19 +165,51 @@ def backward_flat_rows_kernel(
     entry = tl.where(lanes == enter, x * y_edge, x)
     _, before, _ = tl.associative_scan((entry, y_edge, begins), 0, segmented_exclusive_combine, reverse=REVERSE)
     gx = (before * r).to(gx_ptr.dtype.element_ty)
-    if not MASKED or start + BLOCK <= n_elements:
+    if FULL:
         tl.store(gx_ptr + offs, gx)
     else:
-        tl.store(gx_ptr + offs, gx, mask=offs < n_elements)
+        tl.store(gx_ptr + offs, gx, mask=inside)
+
+
+@triton.jit
+def backward_flat_rows_kernel(
+    x_ptr,  # the forward's input: contiguous rows of LENGTH elements, read as one flat array
+    y_ptr,  # the forward's output, laid out as x
+    g_ptr,  # the gradient of the output, laid out as x
+    gx_ptr,  # the gradient of the input, laid out as x
+    n_elements,
+    OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
+    ACC: tl.constexpr,  # dtype the gradient is computed in
+    LENGTH: tl.constexpr,  # elements a row
+    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of a row outside the tile
+    BLOCK: tl.constexpr,  # elements a program
+    EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
+    REVERSE: tl.constexpr,  # the gradient of the reverse scan
+    MASKED: tl.constexpr,  # the last tile ends past n_elements
+):
+    # backward_rows_kernel's gradient over the tiles of scan_flat_rows_kernel, the last one cut as
+    # there: every access a whole 16-byte vector.
+    start = tl.program_id(0).to(tl.int64) * BLOCK
+    if not MASKED or start + BLOCK <= n_elements:
+        backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, start + BLOCK, n_elements, OUT, ACC, LENGTH, HALO,
+                           BLOCK, EXCLUSIVE, REVERSE, True)
+    else:
+        body_end = n_elements // 16 * 16
+        if start < body_end:
+            backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, body_end, n_elements, OUT, ACC, LENGTH, HALO,
+                               BLOCK, EXCLUSIVE, REVERSE, False)
+        if body_end < n_elements:
+            backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, body_end, n_elements, n_elements, OUT, ACC, LENGTH,
+                               HALO, 16, EXCLUSIVE, REVERSE, False)
 
 
 def launch_flat(x, y, n_rows, length, out_dtype, plan, exclusive=False, reverse=False):
     """Scan the contiguous rows of `x` (n_rows of `length`) into `y` with `plan` = (kind, n_chunks,
     chunk, BLOCK_A, BLOCK_L, num_warps, num_stages) of dispatch.plan_flat: BLOCK_L elements a
-    program; `exclusive` and `reverse` as forward.scan_3d takes them. Returns what launch_tiles
-    does."""
-    args = dict(x_ptr=x, y_ptr=y, n_elements=n_rows * length, first_tile=0, **flat_constants(length, out_dtype),
-                BLOCK=plan[4], EXCLUSIVE=exclusive, REVERSE=reverse)
+    program; `exclusive` and `reverse` as forward.scan_3d takes them. Returns the launch (compiled
+    kernel, grid, arguments in the kernel's order)."""
+    args = dict(x_ptr=x, y_ptr=y, n_elements=n_rows * length, **flat_constants(length, out_dtype, plan),
+                EXCLUSIVE=exclusive, REVERSE=reverse)
     return launch_tiles(scan_flat_rows_kernel, args, plan[5])
 
 
@@ -177,29 +217,22 @@ def launch_backward_flat(x, y, g, gx, n_rows, length, out_dtype, plan, exclusive
     """The gradient of cumprod (or of its exclusive and reverse scans) over the contiguous rows of
     `x` (n_rows of `length`; y its output, g y's gradient) into `gx`, with `plan` as launch_flat
     takes it."""
-    args = dict(x_ptr=x, y_ptr=y, g_ptr=g, gx_ptr=gx, n_elements=n_rows * length, first_tile=0,
-                **flat_constants(length, out_dtype), BLOCK=plan[4], EXCLUSIVE=exclusive, REVERSE=reverse)
+    args = dict(x_ptr=x, y_ptr=y, g_ptr=g, gx_ptr=gx, n_elements=n_rows * length,
+                **flat_constants(length, out_dtype, plan), EXCLUSIVE=exclusive, REVERSE=reverse)
     return launch_tiles(backward_flat_rows_kernel, args, plan[5])
 
 
-def flat_constants(length, out_dtype):
-    """OUT, ACC, LENGTH and HALO of the flat kernels for rows of `length` scanned into `out_dtype`."""
+def flat_constants(length, out_dtype, plan):
+    """OUT, ACC, LENGTH, HALO and BLOCK of the flat kernels for rows of `length` scanned into
+    `out_dtype` under `plan`."""
     return dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), LENGTH=length,
-                HALO=max(1, 1 << (length - 2).bit_length()))
+                HALO=max(1, 1 << (length - 2).bit_length()), BLOCK=plan[4])
 
 
 def launch_tiles(kernel, args, num_warps):
-    """Launch a flat kernel over args["n_elements"] in tiles of args["BLOCK"]. Where the elements
-    are a multiple of 16, one launch, returned (compiled kernel, grid, arguments in the kernel's
-    order); else the full tiles in one launch compiled without a mask and the last in another, and
-    None (a kernel that masks at an odd bound loads one element at a time and held 182 registers to
-    95 for fp32 rows of 3, sm_90: `benchmarks/NOTES.md`, 2026-12-07)."""
+    """Launch a flat kernel over args["n_elements"] in tiles of args["BLOCK"]; returns the launch
+    (compiled kernel, grid, arguments in the kernel's order)."""
     n_elements, block = args["n_elements"], args["BLOCK"]
-    n_full = n_elements // block
-    if n_elements % 16 == 0 or n_full == 0:
-        args["MASKED"] = n_elements % block != 0
-        grid = (ceil_div(n_elements, block),)
-        return kernel[grid](**args, num_warps=num_warps), grid, args
-    kernel[(n_full,)](**args, MASKED=False, num_warps=num_warps)
-    kernel[(1,)](**{**args, "first_tile": n_full}, MASKED=True, num_warps=num_warps)
-    return None
+    args["MASKED"] = n_elements % block != 0
+    grid = (ceil_div(n_elements, block),)
+    return kernel[grid](**args, num_warps=num_warps), grid, args
