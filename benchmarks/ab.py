@@ -48,10 +48,16 @@ CASES = {
               ((4000000, 8), 1, torch.float32), ((2955, 3, 723, 7), 3, torch.float16),
               ((4000000, 5), 1, torch.float64), ((6000000, 3), 1, torch.int32),
               ((2000000, 16), 1, torch.float32), ((4, 734, 2127, 10), 3, torch.int32)],
+    # rows of fewer than 16 (kernels/flat.py, or tiles of rows), rows of 16 as the control
+    "flat": [((446, 102, 345, 4), 3, torch.float32), ((6000000, 3), 1, torch.float32),
+             ((4000000, 5), 1, torch.float64), ((6000000, 3), 1, torch.int32), ((4, 734, 2127, 10), 3, torch.int32),
+             ((3000000, 11), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16), ((6000001, 3), 1, torch.float32),
+             ((2955, 3, 723, 7), 3, torch.float16), ((2000000, 16), 1, torch.float32)],
     # 2-D transposed inputs scanned along their contiguous dim: deep tiles where the lines hold few
     # warps (the first seven), and two controls that keep their tiles
     "transposed": [((13376, 6080), 0, torch.float32, "transposed"), ((13375, 6072), 0, torch.float32, "transposed"),
                    ((13375, 6072), 0, torch.int32, "transposed"), ((13375, 6072), 0, torch.float64, "transposed"),
+                   ((13376, 6080), 0, torch.int32, "transposed"), ((13376, 6080), 0, torch.float64, "transposed"),
                    ((8191, 8193), 0, torch.float32, "transposed"), ((30001, 2000), 0, torch.float32, "transposed"),
                    ((125, 1072, 117), 1, torch.float32, "transposed"),
                    ((4095, 65535), 0, torch.float32, "transposed"), ((1914, 22690), 0, torch.float16, "transposed")],
@@ -61,7 +67,8 @@ CASES = {
 GRADIENT_CASES = {
     "bw-short": [((2955, 3, 723, 7), 3, torch.float16), ((6000000, 3), 1, torch.float32),
                  ((4000000, 8), 1, torch.float32), ((4000000, 5), 1, torch.float64),
-                 ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32)],
+                 ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32),
+                 ((2194971, 9), 1, torch.float32), ((6000001, 3), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16)],
 }
 
 

@@ -419,6 +419,98 @@ def scan_cols_kernel(
 
 
 @triton.jit
+def segmented_combine(p1, s1, p2, s2):
+    # A run of a flat array of rows as (p, s): the product of its elements since the last row start
+    # in it (all of them where none starts), and whether a row starts in it. Runs combine in the
+    # order the scan meets them.
+    return tl.where(s2, p2, p1 * p2), s1 | s2
+
+
+@triton.jit
+def segmented_exclusive_combine(p1, e1, s1, p2, e2, s2):
+    # The same with e, the product of all but the run's last element since the last row start
+    # (combine.exclusive_combine, reset where a row starts).
+    return tl.where(s2, p2, p1 * p2), tl.where(s2, e2, p1 * e2), s1 | s2
+
+
+@triton.jit
+def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr, LENGTH: tl.constexpr,
+                   HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr,
+                   FULL: tl.constexpr):
+    # Scan elements [start, end) of the flat array on BLOCK lanes (all of them where FULL, which
+    # loads and stores unmasked). A row start inside the tile (its end, for REVERSE) resets the scan
+    # (segmented_combine); the row the scan enters the tile inside began up to LENGTH - 1 elements
+    # before it (ends after it, for REVERSE), and those are read again for the carry.
+    lanes = tl.arange(0, BLOCK)
+    offs = start + lanes
+    # Positions within the row, in 32 bits: start % LENGTH is taken once.
+    row_start = (start % LENGTH).to(tl.int32)
+    within = (row_start + lanes) % LENGTH
+    if FULL:
+        x = tl.load(x_ptr + offs).to(OUT).to(ACC)
+    else:
+        # Past the end, ones (a reverse scan passes them before the tile's last element), by a
+        # select: triton 3.6's interpreter ignores `other` for bf16 loads.
+        x = tl.where(offs < end, tl.load(x_ptr + offs, mask=offs < end).to(OUT).to(ACC), 1)
+    if REVERSE:
+        # The row of the tile's last element runs on to its end past the tile (never past n_elements).
+        last = end - 1
+        halo_at = end + tl.arange(0, HALO)
+        in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
+        begins, enter = within == LENGTH - 1, last - start
+    else:
+        halo_at = start - row_start + tl.arange(0, HALO)
+        in_halo = halo_at < start
+        begins, enter = within == 0, 0
+    halo = tl.load(x_ptr + halo_at, mask=in_halo, other=1).to(OUT).to(ACC)
+    # 1 by a select too: triton 3.6's interpreter ignores `other` for bf16 loads.
+    carry = tl.reduce(tl.where(in_halo, halo, 1), 0, mul_combine)
+    x = tl.where(lanes == enter, x * carry, x)
+    if EXCLUSIVE:
+        before = tl.where(lanes == enter, carry, tl.full([BLOCK], 1, ACC))
+        _, y, _ = tl.associative_scan((x, before, begins), 0, segmented_exclusive_combine, reverse=REVERSE)
+    else:
+        y, _ = tl.associative_scan((x, begins), 0, segmented_combine, reverse=REVERSE)
+    if FULL:
+        tl.store(y_ptr + offs, y.to(OUT))
+    else:
+        tl.store(y_ptr + offs, y.to(OUT), mask=offs < end)
+
+
+@triton.jit
+def scan_flat_rows_kernel(
+    x_ptr,  # input: contiguous rows of LENGTH elements, read as one flat array
+    y_ptr,  # output, laid out as x
+    n_elements,
+    OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
+    ACC: tl.constexpr,  # dtype the products are computed in
+    LENGTH: tl.constexpr,  # elements a row
+    HALO: tl.constexpr,  # a power of two of at least LENGTH - 1: the elements of the tile's entry row outside it
+    BLOCK: tl.constexpr,  # elements a program
+    EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
+    REVERSE: tl.constexpr,  # scan from each row's end
+    MASKED: tl.constexpr,  # the last tile ends past n_elements
+):
+    # Program p scans elements [p * BLOCK, +BLOCK) of the flat array as one tile, whatever the rows:
+    # every load and store is a whole 16-byte vector, and every lane holds an element. The last
+    # tile masks at the last multiple of 16 (a mask at an odd bound would load element by element:
+    # fp32 rows of 3 held 182 registers so, 95 without, sm_90) and scans the few elements past it
+    # as a tile of 16 lanes.
+    start = tl.program_id(0).to(tl.int64) * BLOCK
+    if not MASKED or start + BLOCK <= n_elements:
+        scan_flat_tile(x_ptr, y_ptr, start, start + BLOCK, n_elements, OUT, ACC, LENGTH, HALO, BLOCK, EXCLUSIVE,
+                       REVERSE, True)
+    else:
+        body_end = n_elements // 16 * 16
+        if start < body_end:
+            scan_flat_tile(x_ptr, y_ptr, start, body_end, n_elements, OUT, ACC, LENGTH, HALO, BLOCK, EXCLUSIVE,
+                           REVERSE, False)
+        if body_end < n_elements:
+            scan_flat_tile(x_ptr, y_ptr, body_end, n_elements, n_elements, OUT, ACC, LENGTH, HALO, 16, EXCLUSIVE,
+                           REVERSE, False)
+
+
+@triton.jit
 def pack(value):
     # A published float64 as one 64-bit word whose value and flag arrive together: its bits,
     # inverted, so that a word not yet published (0) can be told apart from every value. The one
@@ -929,8 +1021,13 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
                 reverse=False):
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
-    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
     stride_xo, stride_xl, stride_xi = strides
+    # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
+    # factors taken across them round down more often than up (combine.aggregate_dtype): float32
+    # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in
+    # float32, 0 so, torch's 49; benchmarks/NOTES.md, 2026-12-07).
+    across_lanes = stride_xl == 1 and out_dtype == torch.float32
+    acc = aggregate_dtype(out_dtype) if reduce or across_lanes else accumulator_dtype(out_dtype)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
         chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
@@ -944,6 +1041,24 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
 def column_run(block_i, num_warps, num_stages, reverse):
     lanes = 32 * num_warps
     return block_i if num_stages > 1 or reverse or block_i < 2 * lanes else block_i // lanes
+
+
+def launch_flat(x, y, n_rows, length, out_dtype, plan, exclusive=False, reverse=False):
+    args = dict(x_ptr=x, y_ptr=y, n_elements=n_rows * length, **flat_constants(length, out_dtype, plan),
+                EXCLUSIVE=exclusive, REVERSE=reverse)
+    return launch_tiles(scan_flat_rows_kernel, args, plan[5])
+
+
+def flat_constants(length, out_dtype, plan):
+    return dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), LENGTH=length,
+                HALO=max(1, 1 << (length - 2).bit_length()), BLOCK=plan[4])
+
+
+def launch_tiles(kernel, args, num_warps):
+    n_elements, block = args["n_elements"], args["BLOCK"]
+    args["MASKED"] = n_elements % block != 0
+    grid = (ceil_div(n_elements, block),)
+    return kernel[grid](**args, num_warps=num_warps), grid, args
 
 
 def chain_state(device, lines, block_i):
@@ -1216,6 +1331,21 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
+def plan_flat(n_rows, length, capability, itemsize, backward=False):
+    if not 2 <= length < 16 or n_rows < 2:
+        return None
+    block = tile_settings(capability, itemsize)["short_tile"]
+    if backward:
+        # The gradient holds about ten values of each position live: a 16-byte vector a thread, at
+        # least 4 values (fp32 rows of 3 on 16 warps: 54 registers, 197 on 2; fp64: 100, 168 on 8;
+        # sm_90, no spill). H100, 2026-12-07, of two copies: fp32 2194971 x 9 0.689 on 16 warps,
+        # 0.312 on 8; fp16 2955 x 3 x 723 x 7 0.525 on 8, 0.366 on 16 (half a vector a thread).
+        num_warps = block // (32 * max(4, 16 // max(itemsize, 2)))
+    else:
+        num_warps = short_tile_warps(block, itemsize)
+    return "flat", 1, length, 1, block, num_warps, 1
+
+
 def short_tile_warps(elements, itemsize):
     return max(1, min(4, elements * max(itemsize, 4) // 4096))
 
@@ -1334,6 +1464,10 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
+    if inner == 1 and strides[1] == 1 and strides[0] == length:
+        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
+        if flat is not None:
+            return flat
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
                      x.element_size(), strides[1] == 1)
 
@@ -1357,6 +1491,8 @@ def run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=F
 
 
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
+    if plan[0] == "flat":
+        return launch_flat(x, y, n_outer, length, out_dtype, plan, exclusive, reverse)
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "transposed":

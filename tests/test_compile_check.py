@@ -77,12 +77,21 @@ CASES = [
     ((6244872, 10), 1, "int32", None, False, True),
     ((1118464, 15), 1, "float64", None, False, True),
     ((1118464, 15), 1, "float64", None, False, True, True),
-    # Rows of 8 or fewer, forward (results of 4 bytes or less) and gradient: tiles 16 positions wide
-    # (narrower ones loaded element by element and spilled 0.2-5 KB a thread).
+    # Rows of fewer than 16, forward: one flat array, rows as segments (kernels/flat.py), 16 bytes
+    # whatever the length, every type.
+    ((6000001, 3), 1, "float32", None, False, True),
+    ((4, 734, 2127, 10), 3, "int32", None, False, True),
+    ((4000000, 5), 1, "float64", None, False, True),
+    ((6000000, 7), 1, "float16", None, False, True),
+    ((6000001, 7), 1, "float16", None, False, True, False, True, True),
+    ((4000000, 5), 1, "float64", None, False, True, False, True, False),
     ((6000000, 3), 1, "float32", None, False, True),
     ((446, 102, 345, 4), 3, "float32", None, False, True),
     ((6000000, 2), 1, "bfloat16", None, False, True, False, True, True),
+    # Their gradient: the same flat array (kernels/flat.py: backward_flat_rows_kernel).
     ((6000000, 3), 1, "float32", None, False, True, True),
+    ((6000001, 3), 1, "float32", None, False, True, True, True, False),
+    ((4000000, 5), 1, "float64", None, False, True, True, False, True),
     ((2955, 3, 723, 7), 3, "float16", None, False, True, True),
     ((4000000, 8), 1, "float64", None, False, True, True),
     ((4000000, 5), 1, "bfloat16", None, False, True, True, True, True),
@@ -183,6 +192,18 @@ def test_integer_single_pass_registers(reports):
         (launch,) = reports[(arch, case)]
         assert launch["kernel"] == "scan_lookback_kernel" and launch["constexprs"]["EDGES"] == "True", launch
         assert launch["registers"] <= 128 and launch["spill_bytes"] == 0, launch
+
+
+def test_flat_rows_odd_count_registers(reports):
+    # An odd element count: the last tile masks at the last multiple of 16 and scans the rest on 16
+    # lanes; a mask at the odd bound itself would load element by element (fp32 rows of 3, sm_90:
+    # 182 registers a thread, 94 so).
+    for case in (CASES.index(((6000001, 3), 1, "float32", None, False, True, False, False, False)),
+                 CASES.index(((6000001, 7), 1, "float16", None, False, True, False, True, True)),
+                 CASES.index(((6000001, 3), 1, "float32", None, False, True, True, True, False))):
+        for arch in (89, 90):
+            (launch,) = reports[(arch, case)]
+            assert launch["constexprs"]["MASKED"] == "True" and launch["registers"] <= 128, launch
 
 
 def test_vector_width_reader():

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, SPECIAL_ROWS, assert_cumprod_matches, assert_identical,
-                       assert_scan_matches, interpreted, near_one, random_input)
+                       assert_scan_matches, eps, interpreted, max_error, near_one, random_input, reference,
+                       relative_error, torch_cpu)
 from triton_cumprod import cumprod, forward
 from triton_cumprod.kernels.combine import accumulator_dtype, triton_dtype, vector_elements, wide_product
 
@@ -57,6 +58,8 @@ def layouts(dtype, device, length=40, seed=0):
 @pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
 def test_forced_plans(dtype, plan_name, device, monkeypatch, launches):
     monkeypatch.setattr(forward, "plan_scan", forced_planner(*PLANS[plan_name]))
+    # The chunk products' rows would take kernels/flat.py: every launch keeps the forced plan.
+    monkeypatch.setattr(forward, "plan_flat", lambda *args, **kwargs: None)
     # Chunks of one step mean many programs: a shorter line still recurses four levels (10, 5, 3, 2).
     length = 20 if plan_name.startswith("chunks of one step") else 40
     for name, x, dim in layouts(dtype, device, length=length):
@@ -336,3 +339,18 @@ def test_rows_on_vectors_write_only_their_row(length, device, monkeypatch):
     forward.scan_3d(x2, y, n_outer, n, inner, strides, torch.float32)
     assert bool((buffer[:guard] == 12345.0).all()) and bool((buffer[guard + x.numel():] == 12345.0).all())
     assert_cumprod_matches(y.reshape(x.shape), x, 1)
+
+
+def test_float32_lanes_along_the_scan_as_accurate_as_torch(device, monkeypatch, launches):
+    """An input contiguous along the scan puts the column kernel's lanes along it, and float32
+    products of near-one factors taken across lanes round down more often than up: float32 results
+    multiply in float64 there (kernels/cols.py), and err no more than torch's own scan."""
+    monkeypatch.setattr(forward, "plan_scan", forced_planner(32, 64, 1))
+    x = near_one((96, 1200), torch.float32, device, spread=0.01, signs=False).t()
+    y = cumprod(x, 0)
+    assert launches.plans[-1][0] == "cols"
+    ref = reference(x.cpu(), 0, torch.float32)
+    ours = max_error(relative_error(y.cpu().numpy(), ref))
+    torchs = max(max_error(relative_error(torch.cumprod(x, 0).cpu().numpy(), ref)),
+                 max_error(relative_error(torch_cpu(x, 0).numpy(), ref)))
+    assert ours <= torchs + eps(torch.float32), (ours, torchs)

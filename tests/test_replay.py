@@ -43,6 +43,8 @@ CASES = {
     "int to float64": ((32, 100), 1, torch.int32, False, torch.float64, False, False),
     "exclusive reverse": ((1024, 1024), 1, torch.float32, False, None, True, True),
     "reverse columns": ((8, 512, 2048), 1, torch.float32, False, None, False, True),
+    "flat rows": ((20000, 3), 1, torch.float32, False, None, False, False),
+    "flat rows, odd count, both options": ((6001, 7), 1, torch.float16, False, None, True, True),
     "single pass": ((1_000_003,), 0, torch.float32, False, None, False, False),
     "single pass, bf16 rows, both options": ((4, 500_003), 1, torch.bfloat16, False, None, True, True),
 }

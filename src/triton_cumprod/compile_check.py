@@ -29,7 +29,7 @@ from triton.compiler import ASTSource
 
 from triton_cumprod import autograd, forward
 from triton_cumprod.dispatch import register_cap
-from triton_cumprod.kernels import backward, cols, lookback, rows
+from triton_cumprod.kernels import backward, cols, flat, lookback, rows
 from triton_cumprod.kernels import transposed as transposed_kernels
 
 # What a GPU generation reports to the dispatcher: (multiprocessors, capability).
@@ -147,7 +147,9 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     out_dtype = out_dtype or forward.default_dtype(dtype)
     y = torch.empty(shape, dtype=out_dtype, device="meta")
     report = []
-    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (lookback, "scan_lookback_kernel"),
+    kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (flat, "scan_flat_rows_kernel"),
+               (flat, "backward_flat_rows_kernel"),
+               (lookback, "scan_lookback_kernel"),
                (lookback, "scan_lookback_cols_kernel"), (lookback, "scan_chain_cols_kernel"),
                (transposed_kernels, "scan_transposed_kernel"),
                (backward, "backward_rows_kernel"), (backward, "backward_line_kernel"),

@@ -285,6 +285,28 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
+def plan_flat(n_rows, length, capability, itemsize, backward=False):
+    """The plan of kernels/flat.py for contiguous rows of `length` (n_rows of them) with results of
+    `itemsize` bytes, or None where it does not take them: ("flat", 1, length, 1, BLOCK, num_warps,
+    1), BLOCK elements of the flat array a program; `backward`, for their gradient. Rows shorter
+    than 16, which tiles of rows hold in tiles 16 wide (a lane in 2-8 idle), for every scan,
+    exclusive and reverse too: fp32 6000000 x 3 1.04 of copy against 0.28, fp64 4000000 x 5 1.02
+    against 0.39, int32 -> int64 rows of 10 0.68 against 0.35 (H100, benchmarks/NOTES.md
+    2026-12-07); rows of 16 fill such tiles (fp32 2000000 x 16: 0.99 either way)."""
+    if not 2 <= length < 16 or n_rows < 2:
+        return None
+    block = tile_settings(capability, itemsize)["short_tile"]
+    if backward:
+        # The gradient holds about ten values of each position live: a 16-byte vector a thread, at
+        # least 4 values (fp32 rows of 3 on 16 warps: 54 registers, 197 on 2; fp64: 100, 168 on 8;
+        # sm_90, no spill). H100, 2026-12-07, of two copies: fp32 2194971 x 9 0.689 on 16 warps,
+        # 0.312 on 8; fp16 2955 x 3 x 723 x 7 0.525 on 8, 0.366 on 16 (half a vector a thread).
+        num_warps = block // (32 * max(4, 16 // max(itemsize, 2)))
+    else:
+        num_warps = short_tile_warps(block, itemsize)
+    return "flat", 1, length, 1, block, num_warps, 1
+
+
 def short_tile_warps(elements, itemsize):
     """Warps of a tile of several short rows: 128 bytes of it a thread (32 values of up to 4 bytes,
     16 of 8), on at most 4 warps. At 32 values of 8 bytes a thread they spilled on sm_90:

@@ -1,7 +1,8 @@
 import torch
 
-from .dispatch import plan_scan, plan_transposed, turns_well
+from .dispatch import plan_flat, plan_scan, plan_transposed, turns_well
 from .kernels.cols import launch_cols
+from .kernels.flat import launch_flat
 from .kernels.combine import accumulator_dtype, aggregate_dtype, line_skew, vector_elements
 from .kernels.lookback import launch_chain, launch_lookback
 from .kernels.rows import launch_rows
@@ -32,7 +33,12 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
-    """scan_plan for `x` read as (n_outer, length, inner) through `strides` (layout.scan_view's)."""
+    """scan_plan for `x` read as (n_outer, length, inner) through `strides` (layout.scan_view's), or
+    dispatch.plan_flat's where x's rows lie one after another in memory."""
+    if inner == 1 and strides[1] == 1 and strides[0] == length:
+        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
+        if flat is not None:
+            return flat
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
                      x.element_size(), strides[1] == 1)
 
@@ -68,8 +74,10 @@ def run_plan(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive=F
 
 def launch_scan(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, reduce, exclusive=False, reverse=False):
     """One launch of the kernel `plan` names: the launch as kernels/rows.py, kernels/cols.py,
-    kernels/lookback.py and kernels/transposed.py return it (for the last, `strides` is the
-    layout.turned_view it reads)."""
+    kernels/flat.py, kernels/lookback.py and kernels/transposed.py return it (for the last,
+    `strides` is the layout.turned_view it reads)."""
+    if plan[0] == "flat":
+        return launch_flat(x, y, n_outer, length, out_dtype, plan, exclusive, reverse)
     if plan[0] == "lookback":
         return launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusive, reverse)
     if plan[0] == "transposed":

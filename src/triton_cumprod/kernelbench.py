@@ -26,8 +26,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent.parent
 ANSWER_FILE = REPO_DIR / "kernelbench" / "90_cumprod.py"
 SEED_FILE = REPO_DIR / "benchmarks" / "seed_cumprod.py"
-SOURCES = ["kernels/combine.py", "kernels/rows.py", "kernels/cols.py", "kernels/lookback.py", "kernels/transposed.py",
-           "dispatch.py", "layout.py", "forward.py"]
+SOURCES = ["kernels/combine.py", "kernels/rows.py", "kernels/cols.py", "kernels/flat.py", "kernels/lookback.py",
+           "kernels/transposed.py", "dispatch.py", "layout.py", "forward.py"]
 IMPORTS = ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"]
 TRITON_DECORATORS = {"jit", "autotune", "heuristics"}
 MODEL = '''class ModelNew(nn.Module):

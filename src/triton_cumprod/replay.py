@@ -82,20 +82,25 @@ def forget():
 
 
 def launcher(compiled, grid, args):
-    """launch(x, y): the compiled kernel on `grid` with `args` (in the kernel's order: x, y, a third
-    pointer, then the rest) through Triton's launcher. The third is y again where the kernel reads
-    no prefix (rows, columns), else the single pass's state (kernels/lookback.py), which a call
-    leaves zeroed for the next one on its stream: replays on the recording call's stream take it,
-    other streams and graph captures fresh zeros (a graph owns what it captures)."""
+    """launch(x, y): the compiled kernel on `grid` with `args` (in the kernel's order: x, y, then a
+    third pointer where the kernel takes one, then the rest) through Triton's launcher. The third
+    is y again where the kernel reads no prefix (rows, columns), else the single pass's state
+    (kernels/lookback.py), which a call leaves zeroed for the next one on its stream: replays on the
+    recording call's stream take it, other streams and graph captures fresh zeros (a graph owns
+    what it captures). kernels/flat.py takes two pointers."""
     grid = tuple(grid) + (1,) * (3 - len(grid))
+    values = list(args.values())
     state = held_state(args)
-    rest = list(args.values())[3:]
+    takes_third = isinstance(values[2], torch.Tensor)
+    rest = values[3:] if takes_third else values[2:]
     runner = compiled[grid]
     current_stream, current_device = torch._C._cuda_getCurrentRawStream, torch._C._cuda_getDevice
     home = current_stream(current_device())
     capturing = torch._C._cuda_isCurrentStreamCapturing
 
     def launch(x, y):
+        if not takes_third:
+            return runner(x, y, *rest)
         if state is not None and (current_stream(current_device()) != home or capturing()):
             return runner(x, y, torch.zeros_like(state), *rest)
         return runner(x, y, y if state is None else state, *rest)
@@ -122,10 +127,10 @@ def _native():
 
 
 def held_state(args):
-    """The launch's third pointer argument where it is not the output again (rows and columns pass
+    """The launch's third argument where it is a pointer other than the output (rows and columns pass
     the output for the prefix they do not read): the single pass's state, else None."""
     _, y, third = list(args.values())[:3]
-    return None if third is y else third
+    return third if isinstance(third, torch.Tensor) and third is not y else None
 
 
 PTX_PARAM = re.compile(r"\.param\s+\.[bsu](32|64)\b")
@@ -137,9 +142,10 @@ def pack(compiled, grid, args):
     block, shared bytes, slots, and the slots of the input, the output and the third pointer):
     every parameter in an 8-byte slot, as Triton passes them (its specialisation dropped integers
     equal to 1 and the constexprs, and two scratch pointers follow the arguments). None where the
-    kernel's parameters are anything but the three pointers and integers, or its PTX declares
+    kernel's parameters are anything but two or three pointers and integers, or its PTX declares
     other parameters. A third pointer other than the output (a state) is packed; replay.cpp writes
-    the output into the third slot too, so there it gets the output's own slot."""
+    the output into the third slot too, so there, and for kernels of two pointers, it gets the
+    output's own slot."""
     grid = tuple(grid) + (1,) * (3 - len(grid))
     signature = getattr(getattr(compiled, "src", None), "signature", None)
     triton_launcher = compiled.run
@@ -168,7 +174,7 @@ def pack(compiled, grid, args):
     bits += ["64"] * 2
     ptx = compiled.asm.get("ptx", "")
     entry = ptx.find(".entry")
-    if len(pointers) != 3 or entry < 0 or PTX_PARAM.findall(ptx[entry:ptx.find(")", entry)]) != bits:
+    if len(pointers) not in (2, 3) or entry < 0 or PTX_PARAM.findall(ptx[entry:ptx.find(")", entry)]) != bits:
         return None
     return (compiled.function, *grid, 32 * compiled.metadata.num_warps, compiled.metadata.shared, b"".join(slots),
-            pointers[0], pointers[1], pointers[2] if state is None else pointers[1])
+            pointers[0], pointers[1], pointers[2] if len(pointers) == 3 and state is None else pointers[1])

@@ -1,3 +1,4 @@
+import torch
 import triton
 import triton.language as tl
 
@@ -94,8 +95,13 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     num_stages). Returns the launch (compiled kernel, grid, arguments in the kernel's order)."""
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
-    acc = aggregate_dtype(out_dtype) if reduce else accumulator_dtype(out_dtype)
     stride_xo, stride_xl, stride_xi = strides
+    # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
+    # factors taken across them round down more often than up (combine.aggregate_dtype): float32
+    # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in
+    # float32, 0 so, torch's 49; benchmarks/NOTES.md, 2026-12-07).
+    across_lanes = stride_xl == 1 and out_dtype == torch.float32
+    acc = aggregate_dtype(out_dtype) if reduce or across_lanes else accumulator_dtype(out_dtype)
     args = dict(
         x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
         chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
