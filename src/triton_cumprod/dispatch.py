@@ -45,7 +45,9 @@ def tile_settings(capability, itemsize):
     against 32 x 32: fp64 13375 x 6072 dim 0 0.831 / 0.387, int32 -> int64 0.417 / 0.208. float32
     results ran faster on 16 x 256 (fp32 13376 x 6080 0.908 against the chain's 0.827) but multiply
     across the lanes in float32 there, 365 eps against torch's 91: they keep the chain and the 64 x
-    32 tile until a float64 scan on such tiles is timed (branch try/transposed-f64acc).
+    32 tile. Branch 0f24baf's deep tiles in float64 lost to the chain on fp32 13376 x 6080 (0.775
+    against 0.829), 8191 x 8193 (0.382 / 0.450) and 30001 x 2000 (0.260 / 0.326), and won on 125 x
+    1072 x 117 dim 1 (0.534 / 0.419).
 
     Rows of 8 or fewer take tiles 16 positions wide for results of 4 bytes or less: narrower tiles
     load element by element and spill up to 5 KB a thread on sm_90 (fp32 6000000 x 3 0.275 of copy
