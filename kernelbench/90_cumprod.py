@@ -434,6 +434,28 @@ def segmented_exclusive_combine(p1, e1, s1, p2, e2, s2):
 
 
 @triton.jit
+def load_or(at, mask, identity):
+    # The elements at `at` where `mask`, `identity` elsewhere, by a select: triton 3.6's
+    # interpreter ignores `other` for bf16 loads.
+    return tl.where(mask, tl.load(at, mask=mask), identity)
+
+
+@triton.jit
+def halo_before(start, row_start, HALO: tl.constexpr):
+    # The elements of the row of `start` before it (row_start of them): positions and mask.
+    at = start - row_start + tl.arange(0, HALO)
+    return at, at < start
+
+
+@triton.jit
+def halo_after(end, n_elements, LENGTH: tl.constexpr, HALO: tl.constexpr):
+    # The elements of the row of end - 1 from `end` on (never past n_elements): positions and mask.
+    last = end - 1
+    at = end + tl.arange(0, HALO)
+    return at, (at < last - last % LENGTH + LENGTH) & (at < n_elements)
+
+
+@triton.jit
 def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr, LENGTH: tl.constexpr,
                    HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr,
                    FULL: tl.constexpr):
@@ -449,22 +471,16 @@ def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC:
     if FULL:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
     else:
-        # Past the end, ones (a reverse scan passes them before the tile's last element), by a
-        # select: triton 3.6's interpreter ignores `other` for bf16 loads.
-        x = tl.where(offs < end, tl.load(x_ptr + offs, mask=offs < end).to(OUT).to(ACC), 1)
+        # Past the end, ones (a reverse scan passes them before the tile's last element).
+        x = load_or(x_ptr + offs, offs < end, 1).to(OUT).to(ACC)
     if REVERSE:
-        # The row of the tile's last element runs on to its end past the tile (never past n_elements).
-        last = end - 1
-        halo_at = end + tl.arange(0, HALO)
-        in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
-        begins, enter = within == LENGTH - 1, last - start
+        # The row of the tile's last element runs on to its end past the tile.
+        halo_at, in_halo = halo_after(end, n_elements, LENGTH, HALO)
+        begins, enter = within == LENGTH - 1, end - 1 - start
     else:
-        halo_at = start - row_start + tl.arange(0, HALO)
-        in_halo = halo_at < start
+        halo_at, in_halo = halo_before(start, row_start, HALO)
         begins, enter = within == 0, 0
-    halo = tl.load(x_ptr + halo_at, mask=in_halo, other=1).to(OUT).to(ACC)
-    # 1 by a select too: triton 3.6's interpreter ignores `other` for bf16 loads.
-    carry = tl.reduce(tl.where(in_halo, halo, 1), 0, mul_combine)
+    carry = tl.reduce(load_or(x_ptr + halo_at, in_halo, 1).to(OUT).to(ACC), 0, mul_combine)
     x = tl.where(lanes == enter, x * carry, x)
     if EXCLUSIVE:
         before = tl.where(lanes == enter, carry, tl.full([BLOCK], 1, ACC))
@@ -1331,9 +1347,11 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
+def takes_flat(n_rows, length):
+    return 2 <= length < 16 and n_rows >= 2
+
+
 def plan_flat(n_rows, length, capability, itemsize, backward=False):
-    if not 2 <= length < 16 or n_rows < 2:
-        return None
     block = tile_settings(capability, itemsize)["short_tile"]
     if backward:
         # The gradient holds about ten values of each position live: a 16-byte vector a thread, at
@@ -1464,10 +1482,8 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
-    if inner == 1 and strides[1] == 1 and strides[0] == length:
-        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
-        if flat is not None:
-            return flat
+    if inner == 1 and strides[1] == 1 and strides[0] == length and takes_flat(n_outer, length):
+        return plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
                      x.element_size(), strides[1] == 1)
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from reference import (ALL_DTYPES, FLOAT_DTYPES, SPECIAL_ROWS, assert_cumprod_matches, assert_identical,
                        assert_scan_matches, near_one, random_input)
 from test_backward_lookback import assert_gradient_close, gradient
-from triton_cumprod import autograd, cumprod, forward
+from triton_cumprod import autograd, cumprod, dispatch, forward
 from triton_cumprod.dispatch import plan_flat
 from triton_cumprod.forward import view_plan
 from triton_cumprod.layout import scan_view
@@ -18,8 +18,7 @@ def small_tiles(block):
     """plan_flat with tiles of `block` elements, so that small inputs cross tiles and rows straddle
     them."""
     def plan(n_rows, length, capability, itemsize, backward=False):
-        flat = plan_flat(n_rows, length, capability, itemsize, backward)
-        return flat if flat is None else (*flat[:4], block, 1, 1)
+        return (*plan_flat(n_rows, length, capability, itemsize, backward)[:4], block, 1, 1)
     return plan
 
 
@@ -78,7 +77,7 @@ def test_flat_plan(length, options, view, flat, device):
        dtype=st.sampled_from(FLOAT_DTYPES), exclusive=st.booleans(), reverse=st.booleans(), zeros=st.booleans())
 def test_flat_rows_gradient(length, rows, block, dtype, exclusive, reverse, zeros, device, monkeypatch):
     # Rows straddling tiles of 16-64, zeros included: against torch's gradient in float64.
-    monkeypatch.setattr(autograd, "plan_flat", small_tiles(block))
+    monkeypatch.setattr(dispatch, "plan_flat", small_tiles(block))
     calls = []
     launch = autograd.launch_backward_flat
     monkeypatch.setattr(autograd, "launch_backward_flat", lambda *args: calls.append(args) or launch(*args))
@@ -92,7 +91,7 @@ def test_flat_rows_gradient(length, rows, block, dtype, exclusive, reverse, zero
 
 
 def test_flat_rows_gradient_repeats_bitwise(device, monkeypatch):
-    monkeypatch.setattr(autograd, "plan_flat", small_tiles(32))
+    monkeypatch.setattr(dispatch, "plan_flat", small_tiles(32))
     x = near_one((301, 7), device=device, seed=5)
     g = near_one((301, 7), device=device, seed=6)
     assert_identical(gradient(x, 1, g, reverse=True), gradient(x, 1, g, reverse=True))

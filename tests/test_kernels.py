@@ -59,7 +59,7 @@ def layouts(dtype, device, length=40, seed=0):
 def test_forced_plans(dtype, plan_name, device, monkeypatch, launches):
     monkeypatch.setattr(forward, "plan_scan", forced_planner(*PLANS[plan_name]))
     # The chunk products' rows would take kernels/flat.py: every launch keeps the forced plan.
-    monkeypatch.setattr(forward, "plan_flat", lambda *args, **kwargs: None)
+    monkeypatch.setattr(forward, "takes_flat", lambda *args: False)
     # Chunks of one step mean many programs: a shorter line still recurses four levels (10, 5, 3, 2).
     length = 20 if plan_name.startswith("chunks of one step") else 40
     for name, x, dim in layouts(dtype, device, length=length):

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .dispatch import plan_backward, plan_flat
+from .dispatch import plan_backward
 from .forward import device_traits
 from .kernels.backward import launch_backward, launch_backward_chain, launch_backward_lookback
 from .kernels.flat import launch_backward_flat
@@ -23,11 +23,10 @@ def cumprod_backward(x, y, grad, dim, out_dtype, exclusive=False, reverse=False)
     dim = dim % x.dim()
     x, y, grad = x.contiguous(), y.contiguous(), grad.contiguous()
     n_outer, length, inner = math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1:])
-    flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize, backward=True) if inner == 1 else None
-    if flat is not None:
-        launch_backward_flat(x, y, grad, gx, n_outer, length, out_dtype, flat, exclusive, reverse)
-        return gx
     plan = plan_backward(n_outer, length, inner, *device_traits(x.device), out_dtype.itemsize, exclusive, reverse)
+    if plan[0] == "flat":
+        launch_backward_flat(x, y, grad, gx, n_outer, length, out_dtype, plan, exclusive, reverse)
+        return gx
     if plan[0] == "lookback":
         launch_backward_lookback(x, y, grad, gx, n_outer, length, out_dtype, plan, exclusive, reverse)
         return gx

@@ -287,16 +287,19 @@ def row_tile(n_rows, length, settings, unit_stride, min_step):
     return block_l, min(max(1, settings["short_tile"] // block_l), next_power_of_2(n_rows))
 
 
+def takes_flat(n_rows, length):
+    """Whether contiguous rows of `length` (n_rows of them) take kernels/flat.py: rows shorter than
+    16, which tiles of rows hold in tiles 16 wide (a lane in 2-8 idle), for every scan, exclusive
+    and reverse too: fp32 6000000 x 3 1.04 of copy against 0.28, fp64 4000000 x 5 1.02 against
+    0.39, int32 -> int64 rows of 10 0.68 against 0.35 (H100, benchmarks/NOTES.md 2026-12-07); rows
+    of 16 fill such tiles (fp32 2000000 x 16: 0.99 either way)."""
+    return 2 <= length < 16 and n_rows >= 2
+
+
 def plan_flat(n_rows, length, capability, itemsize, backward=False):
-    """The plan of kernels/flat.py for contiguous rows of `length` (n_rows of them) with results of
-    `itemsize` bytes, or None where it does not take them: ("flat", 1, length, 1, BLOCK, num_warps,
-    1), BLOCK elements of the flat array a program; `backward`, for their gradient. Rows shorter
-    than 16, which tiles of rows hold in tiles 16 wide (a lane in 2-8 idle), for every scan,
-    exclusive and reverse too: fp32 6000000 x 3 1.04 of copy against 0.28, fp64 4000000 x 5 1.02
-    against 0.39, int32 -> int64 rows of 10 0.68 against 0.35 (H100, benchmarks/NOTES.md
-    2026-12-07); rows of 16 fill such tiles (fp32 2000000 x 16: 0.99 either way)."""
-    if not 2 <= length < 16 or n_rows < 2:
-        return None
+    """The plan of kernels/flat.py for contiguous rows of `length` (n_rows of them, takes_flat) with
+    results of `itemsize` bytes: ("flat", 1, length, 1, BLOCK, num_warps, 1), BLOCK elements of the
+    flat array a program; `backward`, for their gradient."""
     block = tile_settings(capability, itemsize)["short_tile"]
     if backward:
         # The gradient holds about ten values of each position live: a 16-byte vector a thread, at
@@ -376,13 +379,15 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
 
 def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
-    inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. A
-    "rows" program owns BLOCK_A rows, a "line" program one row (rows of a tile or more), a "cols"
+    inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. Short
+    rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one row (rows of a tile or more), a "cols"
     program BLOCK_A inner positions; all walk BLOCK_L positions a step. Rows that would be cut in
     chunks and whose gradient is computed in float32 (an output of 4 bytes or less: fp32, fp16,
     bf16) take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of BLOCK_A
     tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
     scan whose gradient it is."""
+    if inner == 1 and takes_flat(n_outer, length):
+        return plan_flat(n_outer, length, capability, itemsize, backward=True)
     settings = tile_settings(capability, itemsize)
     short_tile, split_programs_per_sm = settings["short_tile"], settings["backward_split_programs_per_sm"]
     if inner == 1 and next_power_of_2(length) < short_tile:

@@ -1,6 +1,6 @@
 import torch
 
-from .dispatch import plan_flat, plan_scan, plan_transposed, turns_well
+from .dispatch import plan_flat, plan_scan, plan_transposed, takes_flat, turns_well
 from .kernels.cols import launch_cols
 from .kernels.flat import launch_flat
 from .kernels.combine import accumulator_dtype, aggregate_dtype, line_skew, vector_elements
@@ -35,10 +35,8 @@ def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
     """scan_plan for `x` read as (n_outer, length, inner) through `strides` (layout.scan_view's), or
     dispatch.plan_flat's where x's rows lie one after another in memory."""
-    if inner == 1 and strides[1] == 1 and strides[0] == length:
-        flat = plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
-        if flat is not None:
-            return flat
+    if inner == 1 and strides[1] == 1 and strides[0] == length and takes_flat(n_outer, length):
+        return plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
                      x.element_size(), strides[1] == 1)
 

@@ -41,12 +41,19 @@ def recurrence(x, g, axis: tl.constexpr, EXCLUSIVE: tl.constexpr, TO_FIRST: tl.c
     # entering the tile to the r the gradient there needs, and (full_a, full_b), from the entering
     # carry to the one leaving that position. The carry is s = x * r, or u = g + x * r for an
     # exclusive scan; masked positions (x = 1, g = 0) are the identity.
-    ones = tl.full(x.shape, 1, x.dtype)
+    return cut_recurrence(x, g, tl.full(x.shape, 1, x.dtype), axis, EXCLUSIVE, TO_FIRST)
+
+
+@triton.jit
+def cut_recurrence(x, g, keep, axis: tl.constexpr, EXCLUSIVE: tl.constexpr, TO_FIRST: tl.constexpr):
+    # recurrence, where `keep` is 0 at the positions nothing enters (the first of a row in the
+    # recurrence's order, kernels/flat.py) and 1 elsewhere: a = 0 there parts a row from the one
+    # before it, so one scan serves a tile of many rows.
     if EXCLUSIVE:
-        p, q, a, b = tl.associative_scan((x, g, ones, tl.zeros(x.shape, x.dtype)), axis, exclusive_affine_combine,
+        p, q, a, b = tl.associative_scan((x, g, keep, tl.zeros(x.shape, x.dtype)), axis, exclusive_affine_combine,
                                          reverse=TO_FIRST)
         return a, b, p * a, q + p * b
-    f, a, b = tl.associative_scan((x, ones, g), axis, shifted_affine_combine, reverse=TO_FIRST)
+    f, a, b = tl.associative_scan((x, keep, g), axis, shifted_affine_combine, reverse=TO_FIRST)
     return a, b, f * a, f * b
 
 

@@ -2,7 +2,7 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .backward import exclusive_affine_combine, shifted_affine_combine
+from .backward import cut_recurrence, recurrence
 from .combine import accumulator_dtype, mul_combine, pick, triton_dtype
 
 
@@ -22,6 +22,28 @@ def segmented_exclusive_combine(p1, e1, s1, p2, e2, s2):
 
 
 @triton.jit
+def load_or(at, mask, identity):
+    # The elements at `at` where `mask`, `identity` elsewhere, by a select: triton 3.6's
+    # interpreter ignores `other` for bf16 loads.
+    return tl.where(mask, tl.load(at, mask=mask), identity)
+
+
+@triton.jit
+def halo_before(start, row_start, HALO: tl.constexpr):
+    # The elements of the row of `start` before it (row_start of them): positions and mask.
+    at = start - row_start + tl.arange(0, HALO)
+    return at, at < start
+
+
+@triton.jit
+def halo_after(end, n_elements, LENGTH: tl.constexpr, HALO: tl.constexpr):
+    # The elements of the row of end - 1 from `end` on (never past n_elements): positions and mask.
+    last = end - 1
+    at = end + tl.arange(0, HALO)
+    return at, (at < last - last % LENGTH + LENGTH) & (at < n_elements)
+
+
+@triton.jit
 def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr, LENGTH: tl.constexpr,
                    HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr,
                    FULL: tl.constexpr):
@@ -37,22 +59,16 @@ def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC:
     if FULL:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
     else:
-        # Past the end, ones (a reverse scan passes them before the tile's last element), by a
-        # select: triton 3.6's interpreter ignores `other` for bf16 loads.
-        x = tl.where(offs < end, tl.load(x_ptr + offs, mask=offs < end).to(OUT).to(ACC), 1)
+        # Past the end, ones (a reverse scan passes them before the tile's last element).
+        x = load_or(x_ptr + offs, offs < end, 1).to(OUT).to(ACC)
     if REVERSE:
-        # The row of the tile's last element runs on to its end past the tile (never past n_elements).
-        last = end - 1
-        halo_at = end + tl.arange(0, HALO)
-        in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
-        begins, enter = within == LENGTH - 1, last - start
+        # The row of the tile's last element runs on to its end past the tile.
+        halo_at, in_halo = halo_after(end, n_elements, LENGTH, HALO)
+        begins, enter = within == LENGTH - 1, end - 1 - start
     else:
-        halo_at = start - row_start + tl.arange(0, HALO)
-        in_halo = halo_at < start
+        halo_at, in_halo = halo_before(start, row_start, HALO)
         begins, enter = within == 0, 0
-    halo = tl.load(x_ptr + halo_at, mask=in_halo, other=1).to(OUT).to(ACC)
-    # 1 by a select too: triton 3.6's interpreter ignores `other` for bf16 loads.
-    carry = tl.reduce(tl.where(in_halo, halo, 1), 0, mul_combine)
+    carry = tl.reduce(load_or(x_ptr + halo_at, in_halo, 1).to(OUT).to(ACC), 0, mul_combine)
     x = tl.where(lanes == enter, x * carry, x)
     if EXCLUSIVE:
         before = tl.where(lanes == enter, carry, tl.full([BLOCK], 1, ACC))
@@ -99,30 +115,15 @@ def scan_flat_rows_kernel(
 
 
 @triton.jit
-def cut_recurrence(x, g, cut, EXCLUSIVE: tl.constexpr, TO_FIRST: tl.constexpr):
-    # backward.recurrence over a flat array of rows: at each position, the map (a, b) from the carry
-    # entering the tile to the r (u, for EXCLUSIVE) the gradient there needs, and the carry it
-    # passes on given none enters. Nothing enters a row where the recurrence starts it (`cut`): a = 0
-    # there parts it from the row before in the recurrence's order.
-    keep = tl.where(cut, 0, 1).to(x.dtype)
-    if EXCLUSIVE:
-        p, q, a, b = tl.associative_scan((x, g, keep, tl.zeros(x.shape, x.dtype)), 0, exclusive_affine_combine,
-                                         reverse=TO_FIRST)
-        return a, b, q + p * b
-    f, a, b = tl.associative_scan((x, keep, g), 0, shifted_affine_combine, reverse=TO_FIRST)
-    return a, b, f * b
-
-
-@triton.jit
 def backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, end, n_elements, OUT: tl.constexpr, ACC: tl.constexpr,
                        LENGTH: tl.constexpr, HALO: tl.constexpr, BLOCK: tl.constexpr, EXCLUSIVE: tl.constexpr,
                        REVERSE: tl.constexpr, FULL: tl.constexpr):
     # The gradient over elements [start, end) of the flat array on BLOCK lanes (all of them where
     # FULL), gx = (the product of x before each position in its row) * r. The recurrence for r runs
-    # against the scan and is cut where it starts each row (cut_recurrence); the row it enters the
-    # tile from continues past the tile, and those elements (a halo) give its carry. The products
-    # before each position are a segmented exclusive scan, and the row the scan enters the tile
-    # inside takes y beside the tile as its carry.
+    # against the scan and is cut where it starts each row (backward.cut_recurrence); the row it
+    # enters the tile from continues past the tile, and those elements (a halo) give its carry. The
+    # products before each position are a segmented exclusive scan, and the row the scan enters the
+    # tile inside takes y beside the tile as its carry.
     lanes = tl.arange(0, BLOCK)
     offs = start + lanes
     row_start = (start % LENGTH).to(tl.int32)
@@ -132,32 +133,28 @@ def backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, end, n_elements, OUT:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
         g = tl.load(g_ptr + offs).to(ACC)
     else:
-        # Past the end, the identity: x = 1, g = 0 (by a select: triton 3.6's interpreter ignores
-        # `other` for bf16 loads).
+        # Past the end, the identity: x = 1, g = 0.
         inside = offs < end
-        x = tl.where(inside, tl.load(x_ptr + offs, mask=inside).to(OUT).to(ACC), 1)
-        g = tl.where(inside, tl.load(g_ptr + offs, mask=inside).to(ACC), 0)
-    last = end - 1
+        x = load_or(x_ptr + offs, inside, 1).to(OUT).to(ACC)
+        g = load_or(g_ptr + offs, inside, 0).to(ACC)
     if REVERSE:
         # The scan starts each row at its last element; the recurrence runs from each row's first,
         # and enters the tile from the elements before it in the first element's row.
-        begins, cut, enter = within == LENGTH - 1, within == 0, last - start
-        halo_at = start - row_start + tl.arange(0, HALO)
-        in_halo = halo_at < start
+        begins, cut, enter = within == LENGTH - 1, within == 0, end - 1 - start
+        halo_at, in_halo = halo_before(start, row_start, HALO)
         edge = end - EXCLUSIVE
-        has_edge = ((row_start + (last - start)) % LENGTH != LENGTH - 1) & (edge < n_elements)
+        has_edge = ((row_start + (end - 1 - start)) % LENGTH != LENGTH - 1) & (edge < n_elements)
     else:
         # The recurrence enters the tile at its last lane, through the lanes past `end`.
         begins, cut, enter = within == 0, (within == LENGTH - 1) & inside, 0
-        halo_at = end + tl.arange(0, HALO)
-        in_halo = (halo_at < last - last % LENGTH + LENGTH) & (halo_at < n_elements)
+        halo_at, in_halo = halo_after(end, n_elements, LENGTH, HALO)
         edge = start - 1 + EXCLUSIVE
         has_edge = row_start != 0
-    hx = tl.where(in_halo, tl.load(x_ptr + halo_at, mask=in_halo).to(OUT).to(ACC), 1)
-    hg = tl.where(in_halo, tl.load(g_ptr + halo_at, mask=in_halo).to(ACC), 0)
-    _, _, halo_carry = cut_recurrence(hx, hg, tl.zeros([HALO], tl.int1), EXCLUSIVE, not REVERSE)
+    hx = load_or(x_ptr + halo_at, in_halo, 1).to(OUT).to(ACC)
+    hg = load_or(g_ptr + halo_at, in_halo, 0).to(ACC)
+    _, _, _, halo_carry = recurrence(hx, hg, 0, EXCLUSIVE, not REVERSE)
     carry = pick(halo_carry, tl.arange(0, HALO) == (HALO - 1 if REVERSE else 0), 0)
-    a, b, _ = cut_recurrence(x, g, cut, EXCLUSIVE, not REVERSE)
+    a, b, _, _ = cut_recurrence(x, g, tl.where(cut, 0, 1).to(ACC), 0, EXCLUSIVE, not REVERSE)
     r = b + a * carry
     # y beside the tile, the product of the entry row's elements before it (1 for the others).
     y_edge = tl.load(y_ptr + edge, mask=has_edge).to(ACC)
