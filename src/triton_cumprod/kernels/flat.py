@@ -22,10 +22,11 @@ def segmented_exclusive_combine(p1, e1, s1, p2, e2, s2):
 
 
 @triton.jit
-def load_or(at, mask, identity):
-    # The elements at `at` where `mask`, `identity` elsewhere, by a select: triton 3.6's
-    # interpreter ignores `other` for bf16 loads.
-    return tl.where(mask, tl.load(at, mask=mask), identity)
+def load_or(at, mask, identity, OUT: tl.constexpr, ACC: tl.constexpr):
+    # The elements at `at` where `mask`, cast to OUT and then ACC, and `identity` elsewhere, by a
+    # select after the casts: triton 3.6's interpreter ignores `other` for bf16 loads and cannot
+    # make a bf16 constant.
+    return tl.where(mask, tl.load(at, mask=mask).to(OUT).to(ACC), identity)
 
 
 @triton.jit
@@ -60,7 +61,7 @@ def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC:
         x = tl.load(x_ptr + offs).to(OUT).to(ACC)
     else:
         # Past the end, ones (a reverse scan passes them before the tile's last element).
-        x = load_or(x_ptr + offs, offs < end, 1).to(OUT).to(ACC)
+        x = load_or(x_ptr + offs, offs < end, 1, OUT, ACC)
     if REVERSE:
         # The row of the tile's last element runs on to its end past the tile.
         halo_at, in_halo = halo_after(end, n_elements, LENGTH, HALO)
@@ -68,7 +69,7 @@ def scan_flat_tile(x_ptr, y_ptr, start, end, n_elements, OUT: tl.constexpr, ACC:
     else:
         halo_at, in_halo = halo_before(start, row_start, HALO)
         begins, enter = within == 0, 0
-    carry = tl.reduce(load_or(x_ptr + halo_at, in_halo, 1).to(OUT).to(ACC), 0, mul_combine)
+    carry = tl.reduce(load_or(x_ptr + halo_at, in_halo, 1, OUT, ACC), 0, mul_combine)
     x = tl.where(lanes == enter, x * carry, x)
     if EXCLUSIVE:
         before = tl.where(lanes == enter, carry, tl.full([BLOCK], 1, ACC))
@@ -135,8 +136,8 @@ def backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, end, n_elements, OUT:
     else:
         # Past the end, the identity: x = 1, g = 0.
         inside = offs < end
-        x = load_or(x_ptr + offs, inside, 1).to(OUT).to(ACC)
-        g = load_or(g_ptr + offs, inside, 0).to(ACC)
+        x = load_or(x_ptr + offs, inside, 1, OUT, ACC)
+        g = load_or(g_ptr + offs, inside, 0, OUT, ACC)
     if REVERSE:
         # The scan starts each row at its last element; the recurrence runs from each row's first,
         # and enters the tile from the elements before it in the first element's row.
@@ -150,8 +151,8 @@ def backward_flat_tile(x_ptr, y_ptr, g_ptr, gx_ptr, start, end, n_elements, OUT:
         halo_at, in_halo = halo_after(end, n_elements, LENGTH, HALO)
         edge = start - 1 + EXCLUSIVE
         has_edge = row_start != 0
-    hx = load_or(x_ptr + halo_at, in_halo, 1).to(OUT).to(ACC)
-    hg = load_or(g_ptr + halo_at, in_halo, 0).to(ACC)
+    hx = load_or(x_ptr + halo_at, in_halo, 1, OUT, ACC)
+    hg = load_or(g_ptr + halo_at, in_halo, 0, OUT, ACC)
     _, _, _, halo_carry = recurrence(hx, hg, 0, EXCLUSIVE, not REVERSE)
     carry = pick(halo_carry, tl.arange(0, HALO) == (HALO - 1 if REVERSE else 0), 0)
     a, b, _, _ = cut_recurrence(x, g, tl.where(cut, 0, 1).to(ACC), 0, EXCLUSIVE, not REVERSE)
