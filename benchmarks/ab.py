@@ -68,16 +68,22 @@ GRADIENT_CASES = {
     "bw-short": [((2955, 3, 723, 7), 3, torch.float16), ((6000000, 3), 1, torch.float32),
                  ((4000000, 8), 1, torch.float32), ((4000000, 5), 1, torch.float64),
                  ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32),
-                 ((2194971, 9), 1, torch.float32), ((6000001, 3), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16)],
-    # inputs read as they lie (autograd.gradient_view): the backward sweep's transposed and sliced
-    # layouts, neighbours no sweep drew, and contiguous column controls
-    "bw-turned": [((88, 20, 208, 75), 1, torch.float32, "transposed"), ((125, 1072, 117), 1, torch.float32, "transposed"),
-                  ((13375, 6072), 0, torch.float32, "transposed"), ((31547, 2, 5, 386), 0, torch.float64, "transposed"),
-                  ((847, 1452, 57), 0, torch.float64, "transposed"), ((47, 440, 24, 101), 2, torch.float32, "transposed"),
-                  ((145306, 58, 10), 1, torch.float32, "transposed"), ((9046605, 11), 0, torch.float16, "transposed"),
-                  ((5, 3115, 190, 41), 1, torch.float64, "transposed"), ((1115, 98, 489), 2, torch.float32, "sliced"),
-                  ((11, 122, 136, 125), 3, torch.float32, "sliced"), ((8191, 8193), 1, torch.float32, "transposed"),
-                  ((30001, 2000), 0, torch.bfloat16, "transposed"), ((999, 3, 4097), 0, torch.float32, "sliced"),
+                 ((2194971, 9), 1, torch.float32), ((6000001, 3), 1, torch.float32),
+                 ((4000000, 13), 1, torch.bfloat16)],
+    # transposed and sliced inputs, which the gradient copies first (branch try/bw-turned reads
+    # them as they lie): the backward sweep's, neighbours no sweep drew, and contiguous controls
+    "bw-turned": [((88, 20, 208, 75), 1, torch.float32, "transposed"),
+                  ((125, 1072, 117), 1, torch.float32, "transposed"),
+                  ((13375, 6072), 0, torch.float32, "transposed"),
+                  ((31547, 2, 5, 386), 0, torch.float64, "transposed"),
+                  ((847, 1452, 57), 0, torch.float64, "transposed"),
+                  ((47, 440, 24, 101), 2, torch.float32, "transposed"),
+                  ((145306, 58, 10), 1, torch.float32, "transposed"),
+                  ((9046605, 11), 0, torch.float16, "transposed"),
+                  ((5, 3115, 190, 41), 1, torch.float64, "transposed"),
+                  ((1115, 98, 489), 2, torch.float32, "sliced"), ((11, 122, 136, 125), 3, torch.float32, "sliced"),
+                  ((8191, 8193), 1, torch.float32, "transposed"), ((30001, 2000), 0, torch.bfloat16, "transposed"),
+                  ((999, 3, 4097), 0, torch.float32, "sliced"),
                   ((8192, 8192), 0, torch.float32), ((131072, 8192), 0, torch.float32)],
     # column gradients whose lines neither fill the GPU nor take the chain, with their even controls
     "bw-cols": [((131071, 8191), 0, torch.float32), ((131072, 8192), 0, torch.float32),

@@ -380,8 +380,9 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
 def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
     inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. Short
-    rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one row (rows of a tile or more), a "cols"
-    program BLOCK_A inner positions; all walk BLOCK_L positions a step. Rows that would be cut in
+    rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one row
+    (rows of a tile or more), a "cols" program BLOCK_A inner positions; all walk BLOCK_L positions a
+    step. Rows that would be cut in
     chunks and whose gradient is computed in float32 (an output of 4 bytes or less: fp32, fp16,
     bf16) take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of BLOCK_A
     tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
