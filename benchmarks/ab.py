@@ -69,14 +69,32 @@ GRADIENT_CASES = {
                  ((4000000, 8), 1, torch.float32), ((4000000, 5), 1, torch.float64),
                  ((2000000, 16), 1, torch.float32), ((446, 102, 345, 4), 3, torch.float32),
                  ((2194971, 9), 1, torch.float32), ((6000001, 3), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16)],
+    # inputs read as they lie (autograd.gradient_view): the backward sweep's transposed and sliced
+    # layouts, neighbours no sweep drew, and contiguous column controls
+    "bw-turned": [((88, 20, 208, 75), 1, torch.float32, "transposed"), ((125, 1072, 117), 1, torch.float32, "transposed"),
+                  ((13375, 6072), 0, torch.float32, "transposed"), ((31547, 2, 5, 386), 0, torch.float64, "transposed"),
+                  ((847, 1452, 57), 0, torch.float64, "transposed"), ((47, 440, 24, 101), 2, torch.float32, "transposed"),
+                  ((145306, 58, 10), 1, torch.float32, "transposed"), ((9046605, 11), 0, torch.float16, "transposed"),
+                  ((5, 3115, 190, 41), 1, torch.float64, "transposed"), ((1115, 98, 489), 2, torch.float32, "sliced"),
+                  ((11, 122, 136, 125), 3, torch.float32, "sliced"), ((8191, 8193), 1, torch.float32, "transposed"),
+                  ((30001, 2000), 0, torch.bfloat16, "transposed"), ((999, 3, 4097), 0, torch.float32, "sliced"),
+                  ((8192, 8192), 0, torch.float32), ((131072, 8192), 0, torch.float32)],
 }
 
 
-def gradient_figure(shape, dim, dtype):
+def case_input(shape, dim, dtype, view):
+    """The input of a case: laid out as the random sweep lays out `view` ("transposed", "sliced":
+    bench.sweep_input), else contiguous."""
+    if view:
+        return sweep_input(SweepCase(shape, dim, str(dtype).split(".")[1], *view), "cuda")
+    return make_probe_input(shape, dtype)
+
+
+def gradient_figure(shape, dim, dtype, view):
     """Ratio of a gradient to two copies, its error in eps (bench.gradient_error: against float64
     on sampled lines, relative to the largest entry), and "!" where three more calls did not
     repeat it bitwise."""
-    x = make_probe_input(shape, dtype)
+    x = case_input(shape, dim, dtype, view)
     run, g = backward_of(cumprod, x, dim)
     grad = run()
     err = gradient_error(x, grad, dim, g) / torch.finfo(dtype).eps
@@ -87,12 +105,10 @@ def gradient_figure(shape, dim, dtype):
 
 def main(cases, tag):
     figures = []
-    for shape, dim, dtype in GRADIENT_CASES.get(cases, []):
-        figures.append(gradient_figure(shape, dim, dtype))
+    for shape, dim, dtype, *view in GRADIENT_CASES.get(cases, []):
+        figures.append(gradient_figure(shape, dim, dtype, view))
     for shape, dim, dtype, *view in CASES.get(cases, []):
-        # A case marked "transposed" is read as the random sweep lays it out (bench.sweep_input).
-        x = (sweep_input(SweepCase(shape, dim, str(dtype).split(".")[1], *view), "cuda") if view
-             else make_probe_input(shape, dtype))
+        x = case_input(shape, dim, dtype, view)
         y = cumprod(x, dim)
         if dtype.is_floating_point:
             ref = torch.cumprod(x.double(), dim)

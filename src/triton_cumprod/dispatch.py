@@ -377,7 +377,8 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
     return ceil_div(length, chunk), chunk
 
 
-def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False):
+def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False,
+                  x_along_inner=True):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
     inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. Short
     rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one row (rows of a tile or more), a "cols"
@@ -385,7 +386,8 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     chunks and whose gradient is computed in float32 (an output of 4 bytes or less: fp32, fp16,
     bf16) take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of BLOCK_A
     tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
-    scan whose gradient it is."""
+    scan whose gradient it is; not `x_along_inner`, x is contiguous along the scan, not along inner
+    (a turned input, autograd.gradient_view), and column tiles stay across the lanes."""
     if inner == 1 and takes_flat(n_outer, length):
         return plan_flat(n_outer, length, capability, itemsize, backward=True)
     settings = tile_settings(capability, itemsize)
@@ -414,7 +416,7 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         num_warps = 4
         lines = n_outer * ceil_div(inner, block_a)
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
-    if kind == "cols" and block_a == 64 and itemsize <= 2 and n_chunks == 1:
+    if kind == "cols" and block_a == 64 and itemsize <= 2 and n_chunks == 1 and x_along_inner:
         # 16-bit columns that fill the GPU: one warp, each lane two whole columns (the forward's
         # layout, kernels/cols.py: column_run), 8 rows a step and four steps in flight (bf16 dim 0
         # of 32768^2: 0.646 against 0.468 on 4 warps; fp16 0.66 against 0.47). fp32 keeps the tile
