@@ -32,7 +32,10 @@ def tile_settings(capability, itemsize):
     2048 elements 32 columns wide, on 4 warps; transposed_deep_tile: (columns, positions, warps) of
     a column tile over a transposed input (scanned along its contiguous dim) with 8-byte results,
     where 32-column tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each
-    multiprocessor; row_min_step: the narrowest row tile.
+    multiprocessor; backward_turned_tile: (elements, columns) of a gradient's column tile over an
+    x contiguous along the scan (autograd.gradient_view), which Triton turns through shared
+    memory: 1024 elements 32 wide, 80 registers a thread against 250 on 2048 64 wide (sm_90);
+    row_min_step: the narrowest row tile.
 
     transposed_tile, H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x
     208 x 75 dim 1 transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x
@@ -106,7 +109,7 @@ def tile_settings(capability, itemsize):
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
                 backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
+                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
                 transposed_deep_tile=(8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 
@@ -387,7 +390,8 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     bf16) take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of BLOCK_A
     tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
     scan whose gradient it is; not `x_along_inner`, x is contiguous along the scan, not along inner
-    (a turned input, autograd.gradient_view), and column tiles stay across the lanes."""
+    (a turned input, autograd.gradient_view): its column tiles are backward_turned_tile's, across
+    the lanes."""
     if inner == 1 and takes_flat(n_outer, length):
         return plan_flat(n_outer, length, capability, itemsize, backward=True)
     settings = tile_settings(capability, itemsize)
@@ -411,8 +415,9 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         lines = n_outer
     else:
         kind = "cols"
-        block_a = min(next_power_of_2(inner), 64)
-        block_l = min(max(16, 2048 // block_a), next_power_of_2(length))
+        elements, width = (2048, 64) if x_along_inner else settings["backward_turned_tile"]
+        block_a = min(next_power_of_2(inner), width)
+        block_l = min(max(16, elements // block_a), next_power_of_2(length))
         num_warps = 4
         lines = n_outer * ceil_div(inner, block_a)
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)

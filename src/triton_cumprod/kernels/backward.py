@@ -307,30 +307,18 @@ def line_offset(line, cols, n_mid, stride_o, stride_m, stride_i):
 
 
 @triton.jit
-def next_x(x_ptr, x_at, x_base, top, stride, nxt, lo, length, col_mask, UP: tl.constexpr, REVERSE: tl.constexpr):
-    # x of a column tile at the neighbour the recurrence comes from (the tile's positions at x_at
-    # along axis 1, `stride` apart), 0 where `nxt` is not set. UP: x lies along the scan and the
-    # tile runs down it from `top` (no position below `lo`; x_base is position 0): read up the
-    # tile, as memory runs, so that the loads coalesce, then flipped into the tile's order.
-    if UP:
-        up = top - (x_at.shape[1] - 1) + tl.arange(0, x_at.shape[1])[None, :, None]
-        x = tl.load(x_ptr + x_base + (up + 1) * stride, mask=(up >= lo) & (up + 1 < length) & col_mask, other=0)
-        return tl.flip(x, 1)
-    return tl.load(x_ptr + x_at + (-stride if REVERSE else stride), mask=nxt, other=0)
-
-
-@triton.jit
-def column_maps(x_next, g_at, g_step, valid, has_next, OUT: tl.constexpr, ACC: tl.constexpr, EXCLUSIVE: tl.constexpr,
-                REVERSE: tl.constexpr):
-    # The maps r -> b + a * r of a column tile (g at g_at, positions g_step apart, in the
-    # recurrence's order along axis 1): a is x at the neighbour the recurrence comes from (x_next,
-    # from next_x), b is g (for an exclusive scan, g there too); positions not `valid` are the
-    # identity.
+def column_maps(x_at, g_at, x_step, g_step, valid, has_next, OUT: tl.constexpr, ACC: tl.constexpr,
+                EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # The maps r -> b + a * r of a column tile at x_at and g_at (positions x_step and g_step apart,
+    # in the recurrence's order along axis 1): a is x at the neighbour the recurrence comes from, b
+    # is g (for an exclusive scan, g there too); positions not `valid` are the identity.
+    nxt = valid & has_next
+    a = tl.load(x_at + (-x_step if REVERSE else x_step), mask=nxt, other=0).to(OUT).to(ACC)
     if EXCLUSIVE:
-        b = tl.load(g_at + (-g_step if REVERSE else g_step), mask=valid & has_next, other=0).to(ACC)
+        b = tl.load(g_at + (-g_step if REVERSE else g_step), mask=nxt, other=0).to(ACC)
     else:
         b = tl.load(g_at, mask=valid, other=0).to(ACC)
-    return tl.where(valid, x_next.to(OUT).to(ACC), 1), b
+    return tl.where(valid, a, 1), b
 
 
 @triton.jit
@@ -383,7 +371,6 @@ def backward_cols_kernel(
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
-    X_UP: tl.constexpr,  # x is contiguous along the scan: tiles are read up it (next_x)
     X_LIKE_Y: tl.constexpr,  # x has y's strides: y's addresses serve it
 ):
     # Division-free, so exact where inputs are zero:
@@ -431,9 +418,8 @@ def backward_cols_kernel(
         valid = in_chunk & col_mask
         y_at = y_base + pos * stride_yl
         x_at = y_at if X_LIKE_Y else x_base + pos * stride_xl
-        x_next = next_x(x_ptr, x_at, x_base, end - 1 - k * BLOCK_L, stride_xl, valid & has_next, start, length,
-                        col_mask, X_UP and not REVERSE, REVERSE)
-        a, b = column_maps(x_next, g_ptr + y_at, stride_yl, valid, has_next, OUT, ACC, EXCLUSIVE, REVERSE)
+        a, b = column_maps(x_ptr + x_at, g_ptr + y_at, stride_xl, stride_yl, valid, has_next, OUT, ACC, EXCLUSIVE,
+                           REVERSE)
         if REDUCE:
             tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
             tile_a, tile_b = pick(tile_a, last, 1, True), pick(tile_b, last, 1, True)
@@ -473,7 +459,6 @@ def backward_chain_cols_kernel(
     RUN: tl.constexpr,  # inner positions side by side in a thread (kernels/cols.py: column_run)
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
-    X_UP: tl.constexpr,  # x is contiguous along the scan: tiles are read up it (next_x)
     X_LIKE_Y: tl.constexpr,  # x has y's strides: y's addresses serve it
 ):
     # backward_cols_kernel's recurrence for lines of columns too few to fill the GPU, in one pass
@@ -500,9 +485,8 @@ def backward_chain_cols_kernel(
     y_at = y_base + pos * stride_yl
     x_base = y_base if X_LIKE_Y else line_offset(line, cols, n_mid, stride_xo, stride_xm, stride_xi)
     x_at = y_at if X_LIKE_Y else x_base + pos * stride_xl
-    x_next = next_x(x_ptr, x_at, x_base, length - 1 - t.to(tl.int64) * BLOCK_L, stride_xl, valid & has_next, 0,
-                    length, cols < inner, X_UP and not REVERSE, REVERSE)
-    a, b = column_maps(x_next, g_ptr + y_at, stride_yl, valid, has_next, OUT, tl.float32, EXCLUSIVE, REVERSE)
+    a, b = column_maps(x_ptr + x_at, g_ptr + y_at, stride_xl, stride_yl, valid, has_next, OUT, tl.float32, EXCLUSIVE,
+                       REVERSE)
     tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
     tile_a = pick(tile_a, steps == BLOCK_L - 1, 1, True)
     tile_b = pick(tile_b, steps == BLOCK_L - 1, 1, True)
@@ -636,8 +620,7 @@ def launch_backward(x, y, g, gx, maps, view, out_dtype, plan, reduce, exclusive=
         run = column_run(block_a, num_warps, 1, False)
         backward_cols_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_lines, n_mid, length, inner, chunk, *x_strides, *y_strides,
-            BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1, X_UP=x_strides[2] == 1, X_LIKE_Y=x_strides == y_strides,
-            **options,
+            BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1, X_LIKE_Y=x_strides == y_strides, **options,
         )
 
 
@@ -670,7 +653,7 @@ def launch_backward_chain(x, y, g, gx, view, out_dtype, plan, exclusive=False, r
     backward_chain_cols_kernel[(n_lines * ceil_div(inner, block_i) * n_tiles,)](
         x, y, g, gx, state, n_lines, n_mid, length, inner, n_tiles, *x_strides, *y_strides,
         OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i, RUN=run, EXCLUSIVE=exclusive,
-        REVERSE=reverse, X_UP=x_strides[2] == 1, X_LIKE_Y=x_strides == y_strides, num_warps=num_warps)
+        REVERSE=reverse, X_LIKE_Y=x_strides == y_strides, num_warps=num_warps)
 
 
 def row_vectors(x, g, length, block_l):
