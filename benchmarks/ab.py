@@ -79,6 +79,12 @@ GRADIENT_CASES = {
                   ((11, 122, 136, 125), 3, torch.float32, "sliced"), ((8191, 8193), 1, torch.float32, "transposed"),
                   ((30001, 2000), 0, torch.bfloat16, "transposed"), ((999, 3, 4097), 0, torch.float32, "sliced"),
                   ((8192, 8192), 0, torch.float32), ((131072, 8192), 0, torch.float32)],
+    # column gradients whose lines neither fill the GPU nor take the chain, with their even controls
+    "bw-cols": [((131071, 8191), 0, torch.float32), ((131072, 8192), 0, torch.float32),
+                ((4, 16383, 2047), 1, torch.float32), ((4, 16384, 2048), 1, torch.float32),
+                ((131072, 8192), 0, torch.bfloat16), ((131071, 8193), 0, torch.float16),
+                ((65536, 4096), 0, torch.float32), ((13375, 6072), 0, torch.float32),
+                ((32767, 32767), 0, torch.float32), ((999, 3, 4097), 0, torch.float32)],
 }
 
 

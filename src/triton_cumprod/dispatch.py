@@ -35,7 +35,8 @@ def tile_settings(capability, itemsize):
     multiprocessor; backward_turned_tile: (elements, columns) of a gradient's column tile over an
     x contiguous along the scan (autograd.gradient_view), which Triton turns through shared
     memory: 1024 elements 32 wide, 80 registers a thread against 250 on 2048 64 wide (sm_90);
-    row_min_step: the narrowest row tile.
+    backward_chain_unaligned_tile: the gradient chain's tile where its rows do not start on 16
+    bytes; row_min_step: the narrowest row tile.
 
     transposed_tile, H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x
     208 x 75 dim 1 transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x
@@ -108,8 +109,9 @@ def tile_settings(capability, itemsize):
                 lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
-                backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
+                backward_chain_tile=(32, 64), backward_chain_unaligned_tile=(32, 32), chain_below_warps_per_sm=2,
+                chain_unaligned_below_warps_per_sm=16, chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4),
+                backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
                 transposed_deep_tile=(8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 
@@ -429,10 +431,17 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         # do split lines ((1M, 64) fp32 in this layout: 0.255 against 0.446).
         block_l, num_warps = min(8, block_l), 1
     chain_i, chain_l = settings["backward_chain_tile"]
+    # A depth of the gradient's tiles moves four tensors (x, g and y in, gx out), twice the
+    # forward's two: the same bytes a hop from half the elements.
+    hop_bytes = 2 * n_outer * inner * chain_l * itemsize
     if (kind == "cols" and itemsize <= 4 and lines < settings["chain_below_warps_per_sm"] * n_sm
-            and length > chain_l and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]):
+            and length > chain_l and hop_bytes >= settings["chain_hop_bytes"]):
         # Lines of columns too few to fill the GPU: the forward's chain (kernels/backward.py:
-        # backward_chain_cols_kernel), one warp a tile of a column a lane.
+        # backward_chain_cols_kernel), one warp a tile of a column a lane; half as deep where the
+        # tile's rows do not start on 16 bytes or x lies along the scan (4-byte loads, an address
+        # an element: at 64 deep they spilled 1332 bytes, sm_90).
+        if inner * itemsize % 16 != 0 or not x_along_inner:
+            chain_i, chain_l = settings["backward_chain_unaligned_tile"]
         return "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1
     if kind == "line" and n_chunks > 1 and itemsize <= 4:
         # Half the forward's look-back tiles, in groups of their own; 32 values a thread: 2048 on
