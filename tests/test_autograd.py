@@ -201,10 +201,12 @@ def test_turned_inputs_are_read_as_they_lie(layout, plan, options, device, monke
 
 
 def test_gradient_view_copies_what_the_column_kernels_would_read_badly():
-    """Contiguous inputs, axes of fewer than 32 bytes on both sides (dispatch.turns_well) and scans
-    along the last dim (the result lies along the scan) take the copy's path."""
+    """Contiguous inputs, results whose inner axis spans less than a 32-byte sector and scans along
+    the last dim (the result lies along the scan) take the copy's path."""
     assert autograd.gradient_view(torch.ones(6, 5), 0, torch.float32) is None
     assert autograd.gradient_view(torch.ones(5, 6).t(), 0, torch.float32) is None
+    assert autograd.gradient_view(torch.ones(11, 50, dtype=torch.float16).t(), 0, torch.float16) is None
+    assert autograd.gradient_view(torch.ones(8, 50).t(), 0, torch.float32) is not None
     assert autograd.gradient_view(torch.ones(50, 60).t(), 0, torch.float32) is not None
     assert autograd.gradient_view(torch.ones(50, 60).t(), 1, torch.float32) is None
     assert autograd.gradient_view(torch.ones(50, 61)[:, 1:], 1, torch.float32) is None

@@ -245,6 +245,11 @@ def test_chain_taken_for_tall_columns():
     assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[0] == "chain"
     # Its odd neighbour too, on a tile half as deep (rows that do not start on 16 bytes).
     assert dispatch.plan_backward(1, 131071, 8191, *h100, 4)[:3] == ("chain", 4096, 32)
+    # And where the rows start on 16 bytes but the inner size is no multiple of 16 (Triton cannot
+    # tell), or x lies apart from y.
+    assert dispatch.plan_backward(1, 13375, 6072, *h100, 4)[:5] == ("chain", 418, 32, 32, 32)
+    assert dispatch.plan_backward(1, 13375, 6080, *h100, 4)[:5] == ("chain", 209, 64, 32, 64)
+    assert dispatch.plan_backward(1, 13375, 6080, *h100, 4, x_like_y=False)[:5] == ("chain", 418, 32, 32, 32)
     # Not where the lines fill the GPU, nor where one depth of tiles moves too few bytes, nor for
     # 8-byte results (the chain passes float32 carries).
     assert plan_scan(1, 32768, 32768, True, *h100, 4, floating=True)[0] == "cols"

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from .dispatch import plan_backward, turns_well
+from .dispatch import plan_backward
 from .forward import device_traits
 from .kernels.backward import launch_backward, launch_backward_chain, launch_backward_lookback
 from .kernels.flat import launch_backward_flat
@@ -27,9 +27,9 @@ def cumprod_backward(x, y, grad, dim, out_dtype, exclusive=False, reverse=False)
     if view is None:
         x = x.contiguous()
         view = contiguous_view(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1:]))
-    (n_outer, n_mid, length, inner), x_strides, _ = view
+    (n_outer, n_mid, length, inner), x_strides, y_strides = view
     plan = plan_backward(n_outer * n_mid, length, inner, *device_traits(x.device), out_dtype.itemsize, exclusive,
-                         reverse, x_strides[3] == 1)
+                         reverse, x_strides[3] == 1, x_strides == y_strides)
     if plan[0] == "flat":
         launch_backward_flat(x, y, grad, gx, n_outer, length, out_dtype, plan, exclusive, reverse)
         return gx
@@ -49,13 +49,15 @@ def cumprod_backward(x, y, grad, dim, out_dtype, exclusive=False, reverse=False)
 
 def gradient_view(x, dim, out_dtype):
     """The layout.turned_view the gradient's column kernels read a non-contiguous `x` through, as it
-    lies, where it turns well (dispatch.turns_well) and `dim` is not the last: y, the output
-    gradient and the input gradient are contiguous, and column tiles load them along their inner
-    axis. Else None, and x is copied first (scanned along the last dim, the copy's rows take the
-    row kernels' 16-byte vectors)."""
+    lies, where `dim` is not the last and the result's inner axis spans a 32-byte sector: y, the
+    output gradient and the input gradient are contiguous, and column tiles load them along that
+    axis (fp16 9046605 x 11 dim 0 transposed, 22 bytes: 0.112 of two copies, through the copy
+    0.152; fp32 145306 x 58 x 10 dim 1, 40 bytes: 0.391 and 0.347, H100, benchmarks/NOTES.md
+    2026-12-07). Else None, and x is copied first (scanned along the last dim, the copy's rows take
+    the row kernels' 16-byte vectors)."""
     if x.is_contiguous():
         return None
     view = turned_view(x, dim)
-    if view is None or view[2][3] != 1 or not turns_well(*view, x.element_size(), out_dtype.itemsize):
+    if view is None or view[2][3] != 1 or view[0][3] * out_dtype.itemsize < 32:
         return None
     return view

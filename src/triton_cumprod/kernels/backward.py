@@ -3,6 +3,7 @@ import triton.language as tl
 
 from .cols import column_block, column_run
 from ..dispatch import ceil_div
+from ..layout import contiguous_view
 from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, line_skew, mirrored, parted,
                       pick, store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)
 from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
@@ -459,7 +460,7 @@ def backward_chain_cols_kernel(
     RUN: tl.constexpr,  # inner positions side by side in a thread (kernels/cols.py: column_run)
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
-    X_LIKE_Y: tl.constexpr,  # x has y's strides: y's addresses serve it
+    CONTIGUOUS: tl.constexpr,  # x lies as y, contiguous (n_lines, length, inner): one address serves all four
 ):
     # backward_cols_kernel's recurrence for lines of columns too few to fill the GPU, in one pass
     # of kernels/lookback.py's chain (scan_chain_cols_kernel): tiles numbered in the recurrence's
@@ -481,10 +482,14 @@ def backward_chain_cols_kernel(
         has_next = pos + 1 < length
         has_y = pos >= 1
     valid = (pos >= 0) & (pos < length) & (cols < inner)
-    y_base = line_offset(line, cols, n_mid, stride_yo, stride_ym, stride_yi)
-    y_at = y_base + pos * stride_yl
-    x_base = y_base if X_LIKE_Y else line_offset(line, cols, n_mid, stride_xo, stride_xm, stride_xi)
-    x_at = y_at if X_LIKE_Y else x_base + pos * stride_xl
+    if CONTIGUOUS:
+        # Without the strides' arithmetic: 237 registers a thread against 254 and 8 bytes of spill
+        # (131071 x 8191 dim 0, sm_90).
+        y_at = (line * length + pos) * inner + cols
+        x_at = y_at
+    else:
+        y_at = line_offset(line, cols, n_mid, stride_yo, stride_ym, stride_yi) + pos * stride_yl
+        x_at = line_offset(line, cols, n_mid, stride_xo, stride_xm, stride_xi) + pos * stride_xl
     a, b = column_maps(x_ptr + x_at, g_ptr + y_at, stride_xl, stride_yl, valid, has_next, OUT, tl.float32, EXCLUSIVE,
                        REVERSE)
     tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
@@ -648,12 +653,13 @@ def launch_backward_chain(x, y, g, gx, view, out_dtype, plan, exclusive=False, r
     (n_outer, n_mid, length, inner), x_strides, y_strides = view
     n_lines = n_outer * n_mid
     state = chain_state(x.device, n_lines * ceil_div(inner, block_i), block_i)
+    contiguous = view == contiguous_view(n_lines, length, inner)
     # Whole columns a lane only where x lies as y (a turned x is read along another axis).
-    run = chain_run(block_i, num_warps, (0, *x_strides[2:]), x.element_size()) if x_strides == y_strides else 1
+    run = chain_run(block_i, num_warps, (0, *x_strides[2:]), x.element_size()) if contiguous else 1
     backward_chain_cols_kernel[(n_lines * ceil_div(inner, block_i) * n_tiles,)](
         x, y, g, gx, state, n_lines, n_mid, length, inner, n_tiles, *x_strides, *y_strides,
         OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i, RUN=run, EXCLUSIVE=exclusive,
-        REVERSE=reverse, X_LIKE_Y=x_strides == y_strides, num_warps=num_warps)
+        REVERSE=reverse, CONTIGUOUS=contiguous, num_warps=num_warps)
 
 
 def row_vectors(x, g, length, block_l):
