@@ -85,6 +85,10 @@ BACKWARD_CASES = [
     ("gradient, single pass, odd", (1000001,), 0, False, True),
     ("gradient, column chain", (4001, 8192), 0, False, False),
     ("gradient, column chain, both", (4001, 8192), 0, True, True),
+    ("gradient, column chain, odd inner", (3001, 4097), 0, False, True),
+    ("gradient, transposed x, cols", (3001, 513), 0, False, False, torch.float32, "transposed"),
+    ("gradient, transposed x, chain", (2001, 4097), 0, True, True, torch.float32, "transposed"),
+    ("gradient, sliced x, chain", (999, 3, 4097), 0, False, False, torch.float32, "sliced"),
 ]
 
 
@@ -116,8 +120,13 @@ def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
     return ok
 
 
-def check_backward(name, shape, dim, exclusive, reverse, dtype=torch.float32):
-    x = (1 + (torch.rand(shape, device="cuda") - 0.5) / 64).to(dtype).requires_grad_()
+def check_backward(name, shape, dim, exclusive, reverse, dtype=torch.float32, view=None):
+    """`view`: x contiguous (None), its dims stored in reverse order ("transposed") or a slice of a
+    last dim one longer ("sliced"), the layouts the gradient reads as they lie."""
+    stored = shape[::-1] if view == "transposed" else shape[:-1] + (shape[-1] + (view == "sliced"),)
+    x = (1 + (torch.rand(stored, device="cuda") - 0.5) / 64).to(dtype)
+    x = x.permute(*reversed(range(len(shape)))) if view == "transposed" else x[..., view == "sliced":]
+    x.requires_grad_()
     g = torch.rand(shape, device="cuda").to(dtype)
     (ours,) = torch.autograd.grad(cumprod(x, dim, exclusive=exclusive, reverse=reverse), x, g)
     xd = x.detach().double().requires_grad_()

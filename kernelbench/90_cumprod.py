@@ -1204,8 +1204,9 @@ def tile_settings(capability, itemsize):
                 lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
-                backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
+                backward_chain_tile=(32, 64), backward_chain_unaligned_tile=(32, 32), chain_below_warps_per_sm=2,
+                chain_unaligned_below_warps_per_sm=16, chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4),
+                backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
                 transposed_deep_tile=(8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 

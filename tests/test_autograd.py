@@ -151,6 +151,67 @@ def test_negative_and_strided_input(device):
     assert_gradient_matches(x, 1, near_one((6, 50), dtype=torch.float64, device=device, seed=16), label="strided")
 
 
+# Inputs the gradient reads as they lie (autograd.gradient_view): (shape, dim, the order of the
+# dims in memory, the outermost first), or a row slice.
+TURNED = {
+    "transposed, scanned along x's contiguous dim": ((37, 21), 0, (1, 0)),
+    "dim and the last swapped": ((3, 19, 4, 9), 1, (0, 3, 2, 1)),
+    "first and last swapped, dims between merged": ((20, 2, 3, 9), 0, (3, 1, 2, 0)),
+    "every other outer index": ((8, 19, 9), 1, "sliced outer"),
+    "rows one element into wider rows": ((37, 5, 19), 0, "sliced rows"),
+}
+
+
+def turned_leaf(shape, dim, order, device, seed):
+    """A leaf tensor of `shape` laid out as TURNED says, with a zero at a tile's edge."""
+    if order == "sliced outer":
+        x = near_one((2 * shape[0],) + shape[1:], device=device, seed=seed)[::2]
+    elif order == "sliced rows":
+        x = near_one(shape[:-1] + (shape[-1] + 1,), device=device, seed=seed)[..., 1:]
+    else:
+        x = near_one(tuple(shape[d] for d in order), device=device, seed=seed)
+        x = x.permute(*[order.index(d) for d in range(len(shape))])
+    at = [0] * len(shape)
+    at[dim] = 4
+    x[tuple(at)] = 0
+    return x.detach().requires_grad_()
+
+
+def chain_planner(n_outer, length, inner, *_):
+    """The column chain on tiles of 4 positions by 8 columns: many tiles a line."""
+    return "chain", -(-length // 4), 4, 8, 4, 1
+
+
+@pytest.mark.parametrize("options", [{}, {"exclusive": True, "reverse": True}], ids=["plain", "exclusive-reverse"])
+@pytest.mark.parametrize("plan", ["default", "chunks", "chain"])
+@pytest.mark.parametrize("layout", sorted(TURNED))
+def test_turned_inputs_are_read_as_they_lie(layout, plan, options, device, monkeypatch):
+    """A transposed or sliced input is read through its strides, not copied (gradient_view), by the
+    column kernel, its chunks and the column chain, against torch's gradient in float64."""
+    from test_backward_lookback import assert_gradient_close
+
+    shape, dim, order = TURNED[layout]
+    x = turned_leaf(shape, dim, order, device, seed=18)
+    assert not x.is_contiguous() and autograd.gradient_view(x, dim, x.dtype) is not None
+    if plan != "default":
+        monkeypatch.setattr(autograd, "plan_backward", chain_planner if plan == "chain" else small_planner("cols"))
+    g = near_one(shape, device=device, seed=19, spread=1.0)
+    (ours,) = torch.autograd.grad(cumprod(x, dim, **options), x, g)
+    assert_gradient_close(ours, x.detach(), dim, g, label=f"{layout}, {plan}", **options)
+
+
+def test_gradient_view_copies_what_the_column_kernels_would_read_badly():
+    """Contiguous inputs, results whose inner axis spans less than a 32-byte sector and scans along
+    the last dim (the result lies along the scan) take the copy's path."""
+    assert autograd.gradient_view(torch.ones(6, 5), 0, torch.float32) is None
+    assert autograd.gradient_view(torch.ones(5, 6).t(), 0, torch.float32) is None
+    assert autograd.gradient_view(torch.ones(11, 50, dtype=torch.float16).t(), 0, torch.float16) is None
+    assert autograd.gradient_view(torch.ones(8, 50).t(), 0, torch.float32) is not None
+    assert autograd.gradient_view(torch.ones(50, 60).t(), 0, torch.float32) is not None
+    assert autograd.gradient_view(torch.ones(50, 60).t(), 1, torch.float32) is None
+    assert autograd.gradient_view(torch.ones(50, 61)[:, 1:], 1, torch.float32) is None
+
+
 def test_non_contiguous_output_gradient(device):
     x = near_one((4, 30), dtype=torch.float64, device=device, seed=17).requires_grad_()
     cumprod(x, 1).sum().backward()  # sum's gradient is an expanded (stride 0) tensor

@@ -113,6 +113,13 @@ CASES = [
     ((5, 3115, 190, 41), 1, "float64", None, [0, 3, 2, 1], False),
     ((387, 207, 5, 114), 3, "float64", None, [3, 1, 2, 0], False, False, True, True),
     ((555, 189, 145), 0, "bfloat16", None, [1, 0, 2], False),
+    # The gradient's column chain where the tile's rows do not start on 16 bytes: half as deep, no
+    # spill (at 64 positions 1332 bytes, sm_90); odd neighbours of the chain's layouts take it too.
+    ((999, 3, 4097), 0, "float32", None, False, False, True),
+    ((131071, 8193), 0, "float16", None, False, False, True, True, True),
+    # ... and where the rows start on 16 bytes but Triton cannot tell (an inner size not a multiple
+    # of 16).
+    ((13375, 6072), 0, "float32", None, False, False, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}

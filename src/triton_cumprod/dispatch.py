@@ -32,7 +32,12 @@ def tile_settings(capability, itemsize):
     2048 elements 32 columns wide, on 4 warps; transposed_deep_tile: (columns, positions, warps) of
     a column tile over a transposed input (scanned along its contiguous dim) with 8-byte results,
     where 32-column tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each
-    multiprocessor; row_min_step: the narrowest row tile.
+    multiprocessor; backward_turned_tile: (elements, columns) of a gradient's column tile over an
+    x contiguous along the scan (autograd.gradient_view), which Triton turns through shared
+    memory: 1024 elements 32 wide, 80 registers a thread against 250 on 2048 64 wide (sm_90);
+    backward_chain_unaligned_tile: the gradient chain's tile where Triton cannot prove its rows start
+    on 16 bytes (an inner size not a multiple of 16) or x lies apart from y (autograd.gradient_view);
+    row_min_step: the narrowest row tile.
 
     transposed_tile, H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x
     208 x 75 dim 1 transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x
@@ -105,8 +110,9 @@ def tile_settings(capability, itemsize):
                 lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
-                backward_chain_tile=(32, 64), chain_below_warps_per_sm=2, chain_unaligned_below_warps_per_sm=16,
-                chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4), row_min_step=16 if itemsize <= 4 else 1,
+                backward_chain_tile=(32, 64), backward_chain_unaligned_tile=(32, 32), chain_below_warps_per_sm=2,
+                chain_unaligned_below_warps_per_sm=16, chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4),
+                backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
                 transposed_deep_tile=(8, 128, 2),
                 transposed_deep_below_warps_per_sm=8)
 
@@ -377,16 +383,19 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
     return ceil_div(length, chunk), chunk
 
 
-def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False):
+def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False,
+                  x_along_inner=True, x_like_y=True):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
     inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. Short
-    rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one row
-    (rows of a tile or more), a "cols" program BLOCK_A inner positions; all walk BLOCK_L positions a
-    step. Rows that would be cut in
-    chunks and whose gradient is computed in float32 (an output of 4 bytes or less: fp32, fp16,
-    bf16) take "lookback" instead: one pass, n_chunks tiles of BLOCK_L a row, groups of BLOCK_A
-    tiles (kernels/backward.py: backward_lookback_kernel). `exclusive` and `reverse` name the
-    scan whose gradient it is."""
+    rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one
+    row (rows of a tile or more), a "cols" program BLOCK_A inner positions; all walk BLOCK_L
+    positions a step. Rows that would be cut in chunks and whose gradient is computed in float32
+    (an output of 4 bytes or less: fp32, fp16, bf16) take "lookback" instead: one pass, n_chunks
+    tiles of BLOCK_L a row, groups of BLOCK_A tiles (kernels/backward.py:
+    backward_lookback_kernel). `exclusive` and `reverse` name the scan whose gradient it is. Not
+    `x_like_y`, x is read through its own strides (a turned or sliced input,
+    autograd.gradient_view); not `x_along_inner`, it is contiguous along the scan, not along
+    inner, and its column tiles are backward_turned_tile's, across the lanes."""
     if inner == 1 and takes_flat(n_outer, length):
         return plan_flat(n_outer, length, capability, itemsize, backward=True)
     settings = tile_settings(capability, itemsize)
@@ -410,12 +419,13 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         lines = n_outer
     else:
         kind = "cols"
-        block_a = min(next_power_of_2(inner), 64)
-        block_l = min(max(16, 2048 // block_a), next_power_of_2(length))
+        elements, width = (2048, 64) if x_along_inner else settings["backward_turned_tile"]
+        block_a = min(next_power_of_2(inner), width)
+        block_l = min(max(16, elements // block_a), next_power_of_2(length))
         num_warps = 4
         lines = n_outer * ceil_div(inner, block_a)
     n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs_per_sm)
-    if kind == "cols" and block_a == 64 and itemsize <= 2 and n_chunks == 1:
+    if kind == "cols" and block_a == 64 and itemsize <= 2 and n_chunks == 1 and x_along_inner:
         # 16-bit columns that fill the GPU: one warp, each lane two whole columns (the forward's
         # layout, kernels/cols.py: column_run), 8 rows a step and four steps in flight (bf16 dim 0
         # of 32768^2: 0.646 against 0.468 on 4 warps; fp16 0.66 against 0.47). fp32 keeps the tile
@@ -423,10 +433,19 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         # do split lines ((1M, 64) fp32 in this layout: 0.255 against 0.446).
         block_l, num_warps = min(8, block_l), 1
     chain_i, chain_l = settings["backward_chain_tile"]
+    # A depth of the gradient's tiles moves four tensors (x, g and y in, gx out), twice the
+    # forward's two: the same bytes a hop from half the elements.
+    hop_bytes = 2 * n_outer * inner * chain_l * itemsize
     if (kind == "cols" and itemsize <= 4 and lines < settings["chain_below_warps_per_sm"] * n_sm
-            and length > chain_l and n_outer * inner * chain_l * itemsize >= settings["chain_hop_bytes"]):
+            and length > chain_l and hop_bytes >= settings["chain_hop_bytes"]):
         # Lines of columns too few to fill the GPU: the forward's chain (kernels/backward.py:
-        # backward_chain_cols_kernel), one warp a tile of a column a lane.
+        # backward_chain_cols_kernel), one warp a tile of a column a lane; half as deep where
+        # Triton cannot prove the tile's rows start on 16 bytes (it specializes an integer on
+        # divisibility by 16 only: at 64 deep 13375 x 6072 dim 0 spilled 1332 bytes, sm_90), and
+        # where x has addresses of its own (8 bytes of spill on sm_90 at 32 x 32; 16 columns wide
+        # ran 0.56 of two copies against 0.85 on 131071 x 8191 dim 0, benchmarks/NOTES.md).
+        if inner % 16 != 0 or not x_like_y:
+            chain_i, chain_l = settings["backward_chain_unaligned_tile"]
         return "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1
     if kind == "line" and n_chunks > 1 and itemsize <= 4:
         # Half the forward's look-back tiles, in groups of their own; 32 values a thread: 2048 on

@@ -71,3 +71,10 @@ def turned_view(x, dim):
     (n_outer, xo, yo), (n_mid, xm, ym) = [(1, 0, 0)] * (2 - len(merged)) + merged
     return ((n_outer, n_mid, sizes[dim], sizes[inner]), (xo, xm, strides[dim], strides[inner]),
             (yo, ym, y_strides[dim], y_strides[inner]))
+
+
+def contiguous_view(n_outer, length, inner):
+    """turned_view's tuple for a contiguous (n_outer, length, inner) tensor and its result: one mid
+    index, the same strides for both."""
+    strides = (length * inner, 0, inner, 1)
+    return (n_outer, 1, length, inner), strides, strides

@@ -3,6 +3,7 @@ import triton.language as tl
 
 from .cols import column_block, column_run
 from ..dispatch import ceil_div
+from ..layout import contiguous_view
 from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, line_skew, mirrored, parted,
                       pick, store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)
 from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
@@ -301,26 +302,31 @@ def backward_line_kernel(
 
 
 @triton.jit
-def column_maps(x_at, g_at, inner, valid, has_next, OUT: tl.constexpr, ACC: tl.constexpr, EXCLUSIVE: tl.constexpr,
-                REVERSE: tl.constexpr):
-    # The maps r -> b + a * r of a column tile at x_at and g_at (positions `inner` apart, in the
-    # recurrence's order along axis 1): a is x at the neighbour the recurrence comes from, b is g
-    # (for an exclusive scan, g there too); positions not `valid` are the identity.
-    step = -inner if REVERSE else inner  # where the recurrence comes from
+def line_offset(line, cols, n_mid, stride_o, stride_m, stride_i):
+    # The offset of columns `cols` of line `line` (its outer and mid index) through the strides.
+    return (line // n_mid) * stride_o + (line % n_mid) * stride_m + cols.to(tl.int64) * stride_i
+
+
+@triton.jit
+def column_maps(x_at, g_at, x_step, g_step, valid, has_next, OUT: tl.constexpr, ACC: tl.constexpr,
+                EXCLUSIVE: tl.constexpr, REVERSE: tl.constexpr):
+    # The maps r -> b + a * r of a column tile at x_at and g_at (positions x_step and g_step apart,
+    # in the recurrence's order along axis 1): a is x at the neighbour the recurrence comes from, b
+    # is g (for an exclusive scan, g there too); positions not `valid` are the identity.
     nxt = valid & has_next
-    a = tl.load(x_at + step, mask=nxt, other=0).to(OUT).to(ACC)
+    a = tl.load(x_at + (-x_step if REVERSE else x_step), mask=nxt, other=0).to(OUT).to(ACC)
     if EXCLUSIVE:
-        b = tl.load(g_at + step, mask=nxt, other=0).to(ACC)
+        b = tl.load(g_at + (-g_step if REVERSE else g_step), mask=nxt, other=0).to(ACC)
     else:
         b = tl.load(g_at, mask=valid, other=0).to(ACC)
     return tl.where(valid, a, 1), b
 
 
 @triton.jit
-def column_gradient(y_at, gx_at, inner, a, b, carry, valid, has_y, ACC: tl.constexpr, EXCLUSIVE: tl.constexpr,
+def column_gradient(y_at, gx_at, y_step, a, b, carry, valid, has_y, ACC: tl.constexpr, EXCLUSIVE: tl.constexpr,
                     REVERSE: tl.constexpr):
-    # The gradient of a column tile (column_maps' a and b) entered with r = carry, stored at gx_at:
-    # returns r where the recurrence leaves the tile.
+    # The gradient of a column tile (column_maps' a and b) entered with r = carry, stored at gx_at
+    # (y's and gx's positions y_step apart): returns r where the recurrence leaves the tile.
     first = tl.arange(0, a.shape[1])[None, :, None] == 0
     # Fold the carry into the first map, so the scan's b is r itself.
     b = tl.where(first, b + a * carry, b)
@@ -331,22 +337,31 @@ def column_gradient(y_at, gx_at, inner, a, b, carry, valid, has_y, ACC: tl.const
         y_beside = tl.load(y_at, mask=valid, other=1).to(ACC)
     else:
         beside = valid & has_y
-        y_beside = tl.where(beside, tl.load(y_at - (-inner if REVERSE else inner), mask=beside).to(ACC), 1)
+        y_beside = tl.where(beside, tl.load(y_at - (-y_step if REVERSE else y_step), mask=beside).to(ACC), 1)
     tl.store(gx_at, (y_beside * r).to(gx_at.dtype.element_ty), mask=valid)
     return pick(r, tl.arange(0, a.shape[1])[None, :, None] == a.shape[1] - 1, 1, True)
 
 
 @triton.jit
 def backward_cols_kernel(
-    x_ptr,  # the forward's input, contiguous (n_outer, length, inner)
-    y_ptr,  # the forward's output, contiguous (n_outer, length, inner)
-    g_ptr,  # the gradient of the output, contiguous (n_outer, length, inner)
-    gx_ptr,  # the gradient of the input (n_outer, length, inner), or chunk maps if REDUCE
-    maps_ptr,  # (2, n_outer, n_chunks, inner): each chunk's map (a, b), read when n_chunks > 1
-    n_outer,
+    x_ptr,  # the forward's input, read as (n_lines // n_mid, n_mid, length, inner) through stride_x*
+    y_ptr,  # the forward's output, the same through stride_y*
+    g_ptr,  # the gradient of the output, laid as y
+    gx_ptr,  # the gradient of the input, laid as y, or chunk maps if REDUCE
+    maps_ptr,  # (2, n_lines, n_chunks, inner): each chunk's map (a, b), read when n_chunks > 1
+    n_lines,  # (outer, mid) pairs
+    n_mid,
     length,
     inner,
     chunk,  # scan positions that one program covers (a multiple of BLOCK_L)
+    stride_xo,
+    stride_xm,
+    stride_xl,
+    stride_xi,
+    stride_yo,
+    stride_ym,
+    stride_yl,
+    stride_yi,
     OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
     ACC: tl.constexpr,  # dtype the gradient is computed in
     BLOCK_L: tl.constexpr,  # scan positions per step
@@ -357,6 +372,7 @@ def backward_cols_kernel(
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
+    X_LIKE_Y: tl.constexpr,  # x has y's strides: y's addresses serve it
 ):
     # Division-free, so exact where inputs are zero:
     #   grad_x[i] = y[i - 1] * r[i],   r[i] = g[i] + x[i + 1] * r[i + 1],   r[length] = 0;
@@ -367,16 +383,20 @@ def backward_cols_kernel(
     # r -> b + a * r composes them; the carry is r where the tile is left. Where RUN < BLOCK_I each
     # thread holds RUN whole columns of a tile (the forward's scan_cols_kernel layout) and the scan
     # runs through them within the thread; with RUN = BLOCK_I the lanes split columns and rows.
+    # x may lie apart from y, g and gx (layout.turned_view: a transposed input is read as it lies);
+    # Triton lays each load along its own contiguous axis and turns the tile between them.
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
-    outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
-    base = outer * length * inner + cols
+    line, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
+    y_base = line_offset(line, cols, n_mid, stride_yo, stride_ym, stride_yi)
+    # Where x lies as y, one set of addresses serves both (a second spills where loads are not vectors).
+    x_base = y_base if X_LIKE_Y else line_offset(line, cols, n_mid, stride_xo, stride_xm, stride_xi)
     # The carry entering this chunk: the maps of the chunks the recurrence passes first applied to 0,
     # composed on the program's columns in a line.
-    line = tl.reshape(cols, [BLOCK_I])
+    lanes = tl.reshape(cols, [BLOCK_I])
     carry = tl.zeros([BLOCK_I], ACC)
     if not REDUCE:
-        carry = entering_carry(maps_ptr + (outer * n_chunks) * inner + line, line < inner, n_outer * n_chunks * inner,
+        carry = entering_carry(maps_ptr + (line * n_chunks) * inner + lanes, lanes < inner, n_lines * n_chunks * inner,
                                inner, pid_c, n_chunks, carry, 0, BLOCK_C, REVERSE)
     carry = tl.reshape(carry, cols.shape)
     chunk_a = tl.full(cols.shape, 1, ACC)
@@ -397,49 +417,60 @@ def backward_cols_kernel(
             has_next = pos + 1 < length
             has_y = pos >= 1
         valid = in_chunk & col_mask
-        at = base + pos * inner
-        a, b = column_maps(x_ptr + at, g_ptr + at, inner, valid, has_next, OUT, ACC, EXCLUSIVE, REVERSE)
+        y_at = y_base + pos * stride_yl
+        x_at = y_at if X_LIKE_Y else x_base + pos * stride_xl
+        a, b = column_maps(x_ptr + x_at, g_ptr + y_at, stride_xl, stride_yl, valid, has_next, OUT, ACC, EXCLUSIVE,
+                           REVERSE)
         if REDUCE:
             tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
             tile_a, tile_b = pick(tile_a, last, 1, True), pick(tile_b, last, 1, True)
             chunk_a, chunk_b = affine_combine(chunk_a, chunk_b, tile_a, tile_b)
         else:
-            carry = column_gradient(y_ptr + at, gx_ptr + at, inner, a, b, carry, valid, has_y, ACC, EXCLUSIVE,
+            carry = column_gradient(y_ptr + y_at, gx_ptr + y_at, stride_yl, a, b, carry, valid, has_y, ACC, EXCLUSIVE,
                                     REVERSE)
     if REDUCE:
-        out = gx_ptr + (outer * n_chunks + pid_c) * inner + cols
+        out = gx_ptr + (line * n_chunks + pid_c) * inner + cols
         tl.store(out, chunk_a, mask=col_mask)
-        tl.store(out + n_outer * n_chunks * inner, chunk_b, mask=col_mask)
+        tl.store(out + n_lines * n_chunks * inner, chunk_b, mask=col_mask)
 
 
 @triton.jit
 def backward_chain_cols_kernel(
-    x_ptr,  # the forward's input, contiguous (n_outer, length, inner)
-    y_ptr,  # the forward's output, contiguous (n_outer, length, inner)
-    g_ptr,  # the gradient of the output, contiguous (n_outer, length, inner)
-    gx_ptr,  # the gradient of the input, contiguous (n_outer, length, inner)
+    x_ptr,  # the forward's input, read as (n_lines // n_mid, n_mid, length, inner) through stride_x*
+    y_ptr,  # the forward's output, the same through stride_y*
+    g_ptr,  # the gradient of the output, laid as y
+    gx_ptr,  # the gradient of the input, laid as y
     state_ptr,  # kernels/lookback.py: chain_state, a counter and two slots of BLOCK_I words a line
-    n_outer,
+    n_lines,  # (outer, mid) pairs
+    n_mid,
     length,
     inner,
     n_tiles,  # tiles of BLOCK_L positions a line
+    stride_xo,
+    stride_xm,
+    stride_xl,
+    stride_xi,
+    stride_yo,
+    stride_ym,
+    stride_yl,
+    stride_yi,
     OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
     BLOCK_L: tl.constexpr,  # scan positions per tile
     BLOCK_I: tl.constexpr,  # inner positions per line
     RUN: tl.constexpr,  # inner positions side by side in a thread (kernels/cols.py: column_run)
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
+    CONTIGUOUS: tl.constexpr,  # x lies as y, contiguous (n_lines, length, inner): one address serves all four
 ):
     # backward_cols_kernel's recurrence for lines of columns too few to fill the GPU, in one pass
     # of kernels/lookback.py's chain (scan_chain_cols_kernel): tiles numbered in the recurrence's
     # direction, each composes its maps before it waits, then passes on r through them, rounded
     # once, and only then computes its gradient.
     n_col_blocks = tl.cdiv(inner, BLOCK_I)
-    n_lines = n_outer * n_col_blocks
-    t, line, slots = chain_tile(state_ptr, n_lines, n_tiles, BLOCK_I)
-    outer = (line // n_col_blocks).to(tl.int64)
+    t, tile_line, slots = chain_tile(state_ptr, n_lines * n_col_blocks, n_tiles, BLOCK_I)
+    line = (tile_line // n_col_blocks).to(tl.int64)
     lane_cols = tl.arange(0, BLOCK_I // RUN)[:, None, None] * RUN + tl.arange(0, RUN)[None, None, :]
-    cols = (line % n_col_blocks) * BLOCK_I + lane_cols
+    cols = (tile_line % n_col_blocks) * BLOCK_I + lane_cols
     steps = tl.arange(0, BLOCK_L)[None, :, None]
     # This tile's positions in the recurrence's order (see backward_cols_kernel).
     if REVERSE:
@@ -451,13 +482,22 @@ def backward_chain_cols_kernel(
         has_next = pos + 1 < length
         has_y = pos >= 1
     valid = (pos >= 0) & (pos < length) & (cols < inner)
-    at = (outer * length + pos) * inner + cols
-    a, b = column_maps(x_ptr + at, g_ptr + at, inner, valid, has_next, OUT, tl.float32, EXCLUSIVE, REVERSE)
+    if CONTIGUOUS:
+        # Without the strides' arithmetic: 237 registers a thread against 254 and 8 bytes of spill
+        # (131071 x 8191 dim 0, sm_90).
+        y_at = (line * length + pos) * inner + cols
+        x_at = y_at
+    else:
+        y_at = line_offset(line, cols, n_mid, stride_yo, stride_ym, stride_yi) + pos * stride_yl
+        x_at = line_offset(line, cols, n_mid, stride_xo, stride_xm, stride_xi) + pos * stride_xl
+    a, b = column_maps(x_ptr + x_at, g_ptr + y_at, stride_xl, stride_yl, valid, has_next, OUT, tl.float32, EXCLUSIVE,
+                       REVERSE)
     tile_a, tile_b = tl.associative_scan((a, b), 1, affine_combine)
     tile_a = pick(tile_a, steps == BLOCK_L - 1, 1, True)
     tile_b = pick(tile_b, steps == BLOCK_L - 1, 1, True)
     carry = chain_link(slots, t, n_tiles, tile_a, tile_b, 0, lane_cols, BLOCK_I)
-    column_gradient(y_ptr + at, gx_ptr + at, inner, a, b, carry, valid, has_y, tl.float32, EXCLUSIVE, REVERSE)
+    column_gradient(y_ptr + y_at, gx_ptr + y_at, stride_yl, a, b, carry, valid, has_y, tl.float32, EXCLUSIVE,
+                    REVERSE)
     chain_done(slots, t, n_tiles, lane_cols, BLOCK_I)
 
 
@@ -554,12 +594,14 @@ def backward_lookback_kernel(
                   VEC, EDGES, (index == 0) | (index >= tiles_per_row - 2))
 
 
-def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, reduce, exclusive=False,
-                    reverse=False):
+def launch_backward(x, y, g, gx, maps, view, out_dtype, plan, reduce, exclusive=False, reverse=False):
     """The gradient of cumprod (or, with `exclusive` and `reverse`, of those scans) into `gx` (or,
     with `reduce`, each chunk's map into `maps`), with the tile sizes of `plan` = (kind, n_chunks,
-    chunk, BLOCK_A, BLOCK_L, num_warps)."""
+    chunk, BLOCK_A, BLOCK_L, num_warps). `view` is a layout.turned_view of x (y, g and gx lie as
+    its result); the row kinds read only contiguous ones (layout.contiguous_view)."""
     kind, n_chunks, chunk, block_a, block_l, num_warps = plan
+    (n_outer, n_mid, length, inner), x_strides, y_strides = view
+    n_lines = n_outer * n_mid
     # Chunk maps composed a step: a tile of them would hold registers even where there are none.
     block_c = 1 if n_chunks == 1 else max(1, 1024 // block_a)
     options = dict(OUT=triton_dtype(out_dtype), ACC=triton_dtype(accumulator_dtype(out_dtype)), REDUCE=reduce,
@@ -567,23 +609,23 @@ def launch_backward(x, y, g, gx, maps, n_outer, length, inner, out_dtype, plan, 
     if kind in ("rows", "line"):
         options.update(row_vectors(x, g, length, block_l))
     if kind == "rows":
-        grid = (ceil_div(n_outer, block_a), n_chunks)
+        grid = (ceil_div(n_lines, block_a), n_chunks)
         backward_rows_kernel[grid](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, BLOCK_R=block_a, **options,
+            x, y, g, maps if reduce else gx, maps, n_lines, length, chunk, BLOCK_R=block_a, **options,
         )
     elif kind == "line":
-        backward_line_kernel[(n_outer, n_chunks)](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, chunk, RUN=options["VEC"], **options,
+        backward_line_kernel[(n_lines, n_chunks)](
+            x, y, g, maps if reduce else gx, maps, n_lines, length, chunk, RUN=options["VEC"], **options,
         )
     else:
-        grid = (n_outer * ceil_div(inner, block_a), n_chunks)
+        grid = (n_lines * ceil_div(inner, block_a), n_chunks)
         # The lanes' columns as for a forward tile without stages (kernels/cols.py: column_run): two
         # whole columns a lane where the plan puts 64 on one warp (dispatch.plan_backward), which
         # then keeps four steps in flight.
         run = column_run(block_a, num_warps, 1, False)
         backward_cols_kernel[grid](
-            x, y, g, maps if reduce else gx, maps, n_outer, length, inner, chunk, BLOCK_I=block_a,
-            RUN=run, STAGES=4 if run < block_a else 1, **options,
+            x, y, g, maps if reduce else gx, maps, n_lines, n_mid, length, inner, chunk, *x_strides, *y_strides,
+            BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1, X_LIKE_Y=x_strides == y_strides, **options,
         )
 
 
@@ -602,17 +644,22 @@ def launch_backward_lookback(x, y, g, gx, n_rows, length, out_dtype, plan, exclu
     launch_resident(backward_lookback_kernel, (n_rows * tiles_per_row,), args, num_warps, x.device)
 
 
-def launch_backward_chain(x, y, g, gx, n_outer, length, inner, out_dtype, plan, exclusive=False, reverse=False):
-    """The gradient of cumprod (or of its exclusive and reverse scans) over the middle axis of
-    contiguous (n_outer, length, inner) tensors into `gx` in one pass of backward_chain_cols_kernel,
-    with the tile sizes of `plan` = ("chain", tiles a line, BLOCK_L, BLOCK_I, BLOCK_L, num_warps)."""
+def launch_backward_chain(x, y, g, gx, view, out_dtype, plan, exclusive=False, reverse=False):
+    """The gradient of cumprod (or of its exclusive and reverse scans) over the scan axis of `view`
+    (a layout.turned_view of x; y, g and gx lie as its result) into `gx` in one pass of
+    backward_chain_cols_kernel, with the tile sizes of `plan` = ("chain", tiles a line, BLOCK_L,
+    BLOCK_I, BLOCK_L, num_warps)."""
     _, n_tiles, _, block_i, block_l, num_warps = plan
-    lines = n_outer * ceil_div(inner, block_i)
-    backward_chain_cols_kernel[(lines * n_tiles,)](
-        x, y, g, gx, chain_state(x.device, lines, block_i), n_outer, length, inner, n_tiles,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i,
-        RUN=chain_run(block_i, num_warps, (0, inner, 1), x.element_size()), EXCLUSIVE=exclusive, REVERSE=reverse,
-        num_warps=num_warps)
+    (n_outer, n_mid, length, inner), x_strides, y_strides = view
+    n_lines = n_outer * n_mid
+    state = chain_state(x.device, n_lines * ceil_div(inner, block_i), block_i)
+    contiguous = view == contiguous_view(n_lines, length, inner)
+    # Whole columns a lane only where x lies as y (a turned x is read along another axis).
+    run = chain_run(block_i, num_warps, (0, *x_strides[2:]), x.element_size()) if contiguous else 1
+    backward_chain_cols_kernel[(n_lines * ceil_div(inner, block_i) * n_tiles,)](
+        x, y, g, gx, state, n_lines, n_mid, length, inner, n_tiles, *x_strides, *y_strides,
+        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i, RUN=run, EXCLUSIVE=exclusive,
+        REVERSE=reverse, CONTIGUOUS=contiguous, num_warps=num_warps)
 
 
 def row_vectors(x, g, length, block_l):
