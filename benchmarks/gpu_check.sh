@@ -38,7 +38,7 @@ for step in "$@"; do
       timeout 90 python3 -m triton_cumprod.bench --suite odd --backward --json "$OUT/odd_backward.json" 2>>"$OUT/odd.err" | tee "$OUT/odd_backward.txt" ;;
     random)    # layouts drawn at random (seed 0): 200 forward, 100 gradients, ours and torch
       timeout 200 python3 -m triton_cumprod.bench --sweep 200 --seed 0 --json "$OUT/random.json" --plot "$OUT/random.png" 2>"$OUT/random.err" > "$OUT/random.txt"; tail -4 "$OUT/random.txt"
-      timeout 150 python3 -m triton_cumprod.bench --sweep 100 --seed 0 --backward --json "$OUT/random_backward.json" 2>>"$OUT/random.err" > "$OUT/random_backward.txt"; tail -4 "$OUT/random_backward.txt" ;;
+      timeout 300 python3 -m triton_cumprod.bench --sweep 100 --seed 0 --backward --json "$OUT/random_backward.json" 2>>"$OUT/random.err" > "$OUT/random_backward.txt"; tail -4 "$OUT/random_backward.txt" ;;
     before)    # the standard suite, ours only, on the code of BASE (an earlier commit's src, made by
                # `mkdir -p .base && git archive 574aa90 src | tar -x -C .base`; .gitignore keeps it out, so the
                # device tool must carry it)
