@@ -53,12 +53,15 @@ CASES = {
              ((4000000, 5), 1, torch.float64), ((6000000, 3), 1, torch.int32), ((4, 734, 2127, 10), 3, torch.int32),
              ((3000000, 11), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16), ((6000001, 3), 1, torch.float32),
              ((2955, 3, 723, 7), 3, torch.float16), ((2000000, 16), 1, torch.float32)],
-    # column lines too few for the walk whose inner size is no multiple of 16 (Triton then proves
-    # no 16-byte rows; branch try/fwd-unaligned chains them 64 deep), with aligned controls
+    # column layouts whose inner size is no multiple of 16, so that Triton proves no 16-byte rows
+    # (branch try/fwd-unaligned: the chain 64 deep where rows do not start on 16 bytes, whole
+    # vectors where they do), with aligned controls
     "fwd-unaligned": [((131071, 8191), 0, torch.float32), ((13375, 6072), 0, torch.float32),
                       ((131071, 8193), 0, torch.float16), ((999, 3, 4097), 0, torch.float32),
-                      ((4, 16383, 2047), 1, torch.float32), ((131072, 8192), 0, torch.float32),
-                      ((13376, 6080), 0, torch.float32), ((32767, 32767), 0, torch.float32)],
+                      ((4, 16383, 2047), 1, torch.float32), ((64, 4096, 1000), 1, torch.float32),
+                      ((64, 4096, 1000), 1, torch.bfloat16), ((131072, 8192), 0, torch.float32),
+                      ((13376, 6080), 0, torch.float32), ((32767, 32767), 0, torch.float32),
+                      ((64, 4096, 1024), 1, torch.float32)],
     # 2-D transposed inputs scanned along their contiguous dim: deep tiles where the lines hold few
     # warps (the first seven), and two controls that keep their tiles
     "transposed": [((13376, 6080), 0, torch.float32, "transposed"), ((13375, 6072), 0, torch.float32, "transposed"),
