@@ -1,7 +1,8 @@
 """One line per tree, for timing two versions of src side by side in one call (device time is
 scarce): `gpu_check.sh ab` runs it on this src and on an earlier commit's, alternately. Each case
-prints the ratio to x.clone(), the max relative error against float64 in eps, and "!" where three
-more calls did not repeat the output bitwise.
+prints the ratio to x.clone(), the max relative error against float64 in eps (for a gradient,
+then torch's own on the same input), and "!" where three more calls did not repeat the output
+bitwise.
 
     python3 benchmarks/ab.py CASES TAG  (CASES: a key of CASES or GRADIENT_CASES below)
 """
@@ -112,16 +113,21 @@ def case_input(shape, dim, dtype, view):
 
 
 def gradient_figure(shape, dim, dtype, view):
-    """Ratio of a gradient to two copies, its error in eps (bench.gradient_error: against float64
-    on sampled lines, relative to the largest entry), and "!" where three more calls did not
-    repeat it bitwise."""
+    """Ratio of a gradient to two copies, its error and torch's in eps (bench.gradient_error:
+    against float64 on sampled lines, relative to the largest entry), and "!" where three more
+    calls did not repeat it bitwise."""
     x = case_input(shape, dim, dtype, view)
     run, g = backward_of(cumprod, x, dim)
     grad = run()
     err = gradient_error(x, grad, dim, g) / torch.finfo(dtype).eps
     same = all(torch.equal(grad, run()) for _ in range(3))
+    del grad
+    leaf = x.detach().requires_grad_()
+    (theirs,) = torch.autograd.grad(torch.cumprod(leaf, dim), leaf, g)
+    torch_err = gradient_error(x, theirs, dim, g) / torch.finfo(dtype).eps
+    del theirs, leaf
     ratio = 2 * time_ms(lambda: x.clone(), rep=200) / time_ms(run, rep=200)
-    return f"{ratio:.3f}/{err:.0f}{'' if same else '!'}"
+    return f"{ratio:.3f}/{err:.0f}/{torch_err:.0f}{'' if same else '!'}"
 
 
 def main(cases, tag):
