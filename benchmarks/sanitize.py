@@ -104,14 +104,20 @@ TURNED_CASES = [
 ]
 
 
-def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
+def laid_out(shape, order, sliced, dtype):
+    """An input of `shape` whose dims lie in memory in `order` (the outermost first), a slice one
+    element into a last stored dim one longer where `sliced`: factors near one, or small integers."""
     stored = [shape[d] for d in order]
     stored[-1] += sliced
     if dtype.is_floating_point:
         x = (1 + (torch.rand(stored, device="cuda") - 0.5) / 64).to(dtype)
     else:
         x = torch.randint(-2, 3, stored, device="cuda", dtype=dtype)
-    x = (x[..., 1:] if sliced else x).permute(*[order.index(d) for d in range(len(shape))])
+    return (x[..., 1:] if sliced else x).permute(*[order.index(d) for d in range(len(shape))])
+
+
+def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
+    x = laid_out(shape, order, sliced, dtype)
     y = cumprod(x, dim, exclusive=exclusive, reverse=reverse)
     ref = torch_scan(x.double() if dtype.is_floating_point else x.long(), dim, {}, exclusive, reverse)
     ok = torch.allclose(y.double(), ref.double(), rtol=rtol(dtype))
@@ -123,10 +129,8 @@ def check_turned(name, shape, order, sliced, dim, dtype, exclusive, reverse):
 def check_backward(name, shape, dim, exclusive, reverse, dtype=torch.float32, view=None):
     """`view`: x contiguous (None), its dims stored in reverse order ("transposed") or a slice of a
     last dim one longer ("sliced"), the layouts the gradient reads as they lie."""
-    stored = shape[::-1] if view == "transposed" else shape[:-1] + (shape[-1] + (view == "sliced"),)
-    x = (1 + (torch.rand(stored, device="cuda") - 0.5) / 64).to(dtype)
-    x = x.permute(*reversed(range(len(shape)))) if view == "transposed" else x[..., view == "sliced":]
-    x.requires_grad_()
+    dims = range(len(shape))
+    x = laid_out(shape, dims[::-1] if view == "transposed" else dims, view == "sliced", dtype).requires_grad_()
     g = torch.rand(shape, device="cuda").to(dtype)
     (ours,) = torch.autograd.grad(cumprod(x, dim, exclusive=exclusive, reverse=reverse), x, g)
     xd = x.detach().double().requires_grad_()
