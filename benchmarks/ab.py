@@ -55,12 +55,13 @@ CASES = {
              ((3000000, 11), 1, torch.float32), ((4000000, 13), 1, torch.bfloat16), ((6000001, 3), 1, torch.float32),
              ((2955, 3, 723, 7), 3, torch.float16), ((2000000, 16), 1, torch.float32)],
     # column layouts whose inner size is no multiple of 16, so that Triton proves no 16-byte rows
-    # (branch try/fwd-unaligned: the chain 64 deep where rows do not start on 16 bytes, whole
-    # vectors where they do), with aligned controls
+    # without combine.stride_unit (the chain 64 deep where rows do not start on 16 bytes, whole
+    # vectors where they do; 5104 x 301 x 100 keeps element loads), with aligned controls
     "fwd-unaligned": [((131071, 8191), 0, torch.float32), ((13375, 6072), 0, torch.float32),
                       ((131071, 8193), 0, torch.float16), ((999, 3, 4097), 0, torch.float32),
                       ((4, 16383, 2047), 1, torch.float32), ((64, 4096, 1000), 1, torch.float32),
-                      ((64, 4096, 1000), 1, torch.bfloat16), ((131072, 8192), 0, torch.float32),
+                      ((64, 4096, 1000), 1, torch.bfloat16), ((9, 12345, 604), 1, torch.float32),
+                      ((5104, 301, 100), 1, torch.float32), ((131072, 8192), 0, torch.float32),
                       ((13376, 6080), 0, torch.float32), ((32767, 32767), 0, torch.float32),
                       ((64, 4096, 1024), 1, torch.float32)],
     # 2-D transposed inputs scanned along their contiguous dim: deep tiles where the lines hold few
@@ -102,6 +103,12 @@ GRADIENT_CASES = {
                       ((9046605, 16), 0, torch.float16, "transposed"), ((9046605, 15), 0, torch.float16, "transposed"),
                       ((145306, 58, 8), 1, torch.float32, "transposed"),
                       ((145306, 58, 7), 1, torch.float32, "transposed")],
+    # column gradients whose inner size is no multiple of 16 but whose rows start on 16 bytes
+    # (combine.stride_unit), and an aligned control
+    "bw-unaligned": [((64, 4096, 1000), 1, torch.float32), ((200, 4001, 252), 1, torch.float32),
+                     ((33333, 1004), 0, torch.float32), ((100001, 2002), 0, torch.float32),
+                     ((3, 40000, 500), 1, torch.bfloat16), ((13375, 6072), 0, torch.float32),
+                     ((9, 12345, 604), 1, torch.float32), ((64, 4096, 1024), 1, torch.float32)],
     # column gradients whose lines neither fill the GPU nor take the chain, with their even controls
     "bw-cols": [((131071, 8191), 0, torch.float32), ((131072, 8192), 0, torch.float32),
                 ((4, 16383, 2047), 1, torch.float32), ((4, 16384, 2048), 1, torch.float32),

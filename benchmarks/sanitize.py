@@ -49,6 +49,8 @@ CASES = [
     ("single pass, bf16 odd", (1, 1000001), 1, torch.bfloat16),
     ("column chain", (4001, 8192), 0, torch.float32),
     ("column chain, odd inner", (3001, 4097), 0, torch.float32),
+    ("cols in units of 4 (combine.stride_unit)", (20, 64, 1000), 1, torch.float32),
+    ("column chain in units of 4", (4001, 6072), 0, torch.float32),
 ]
 
 # exclusive and reverse scans: (name, shape, dim, dtype, exclusive, reverse)
@@ -73,6 +75,8 @@ BACKWARD_CASES = [
     ("gradient, flat rows of 13, bf16", (1001, 13), 1, False, True, torch.bfloat16),
     ("gradient, single pass", (1000003,), 0, False, False),
     ("gradient, cols", (77, 513, 131), 1, False, False),
+    ("gradient, cols in units of 4", (20, 64, 1000), 1, False, False),
+    ("gradient, column chain in units of 4", (4001, 6072), 0, True, True),
     ("gradient, cols split", (200003, 3), 0, False, False),
     ("gradient, rows, exclusive", (3, 20001), 1, True, False),
     ("gradient, rows, reverse", (3, 20001), 1, False, True),

@@ -117,9 +117,20 @@ CASES = [
     # spill (at 64 positions 1332 bytes, sm_90); odd neighbours of the chain's layouts take it too.
     ((999, 3, 4097), 0, "float32", None, False, False, True),
     ((131071, 8193), 0, "float16", None, False, False, True, True, True),
-    # ... and where the rows start on 16 bytes but Triton cannot tell (an inner size not a multiple
-    # of 16).
-    ((13375, 6072), 0, "float32", None, False, False, True),
+    # Column rows that start on 16 bytes with an inner size no multiple of 16, which Triton cannot
+    # tell without combine.stride_unit: whole vectors, forward and gradient, walks and chains.
+    ((13375, 6072), 0, "float32", None, False, True, True),
+    ((13375, 6072), 0, "float32", None, False, True),
+    ((64, 4096, 1000), 1, "float32", None, False, True),
+    ((64, 4096, 1000), 1, "float32", None, False, True, True),
+    ((64, 4096, 1000), 1, "bfloat16", None, False, False, True, True, True),
+    # ... but not in a forward walk whose rows are masked one by one (a length no multiple of 16),
+    # where the lanes own runs of columns: there it spilled 768 bytes (kernels/cols.py: launch_cols).
+    ((5104, 301, 100), 1, "float32", None, False, False),
+    # The forward chain where rows do not start on 16 bytes: half as deep, no spill (at 128
+    # positions 124 bytes on sm_90, 312 on sm_89).
+    ((131071, 8191), 0, "float32", None, False, False),
+    ((131071, 8193), 0, "float16", "float32", False, False),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}

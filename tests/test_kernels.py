@@ -52,6 +52,8 @@ def layouts(dtype, device, length=40, seed=0):
     yield "strided rows", random_input((length, 3), dtype, device=device, seed=seed + 1).t(), 1
     yield "cols", random_input((2, length, 3), dtype, device=device, seed=seed + 2), 1
     yield "cols, strided outer", random_input((length, 2, 5), dtype, device=device, seed=seed + 3).permute(1, 0, 2)[:, :, ::2], 1
+    # Rows of 8 inner positions: sizes and strides passed in units of several elements (combine.stride_unit).
+    yield "cols in vectors", random_input((2, length, 8), dtype, device=device, seed=seed + 4), 1
 
 
 @pytest.mark.parametrize("plan_name", sorted(PLANS))

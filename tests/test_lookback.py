@@ -242,12 +242,16 @@ def test_chain_taken_for_tall_columns():
     h100 = (132, (9, 0))
     plan = plan_scan(1, 131072, 8192, True, *h100, 4, floating=True)
     assert plan[0] == "chain" and plan[1] * plan[2] >= 131072
+    # The forward's odd neighbour half as deep (its rows do not start on 16 bytes), the aligned
+    # rows of an inner size no multiple of 16 as deep as the even ones.
+    assert plan_scan(1, 131071, 8191, True, *h100, 4, floating=True)[:5] == ("chain", 2048, 64, 32, 64)
+    assert plan_scan(1, 13375, 6072, True, *h100, 4, floating=True)[:5] == ("chain", 105, 128, 32, 128)
     assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[0] == "chain"
     # Its odd neighbour too, on a tile half as deep (rows that do not start on 16 bytes).
     assert dispatch.plan_backward(1, 131071, 8191, *h100, 4)[:3] == ("chain", 4096, 32)
-    # And where the rows start on 16 bytes but the inner size is no multiple of 16 (Triton cannot
-    # tell), or x lies apart from y.
-    assert dispatch.plan_backward(1, 13375, 6072, *h100, 4)[:5] == ("chain", 418, 32, 32, 32)
+    # Not where the rows start on 16 bytes though the inner size is no multiple of 16
+    # (combine.stride_unit tells Triton), but where x lies apart from y.
+    assert dispatch.plan_backward(1, 13375, 6072, *h100, 4)[:5] == ("chain", 209, 64, 32, 64)
     assert dispatch.plan_backward(1, 13375, 6080, *h100, 4)[:5] == ("chain", 209, 64, 32, 64)
     assert dispatch.plan_backward(1, 13375, 6080, *h100, 4, x_like_y=False)[:5] == ("chain", 418, 32, 32, 32)
     # Not where the lines fill the GPU, nor where one depth of tiles moves too few bytes, nor for
@@ -276,12 +280,13 @@ def test_chain_half_types_and_views(dtype, device, chains):
         assert_cumprod_matches(cumprod(view, 0), view, 0)
 
 
+@pytest.mark.parametrize("shape", [(37, 19), (21, 8)])
 @pytest.mark.parametrize("options", [{}, {"exclusive": True}, {"reverse": True}, {"exclusive": True, "reverse": True}])
-def test_chain_gradient_matches_torch(options, device, chains):
+def test_chain_gradient_matches_torch(shape, options, device, chains):
     from test_backward_lookback import assert_gradient_close, gradient
 
-    x = near_one((37, 19), device=device, seed=5)
-    g = near_one((37, 19), device=device, seed=6, spread=1.0)
+    x = near_one(shape, device=device, seed=5)
+    g = near_one(shape, device=device, seed=6, spread=1.0)
     x[11, 3] = 0
     for _ in range(2):
         ours = gradient(x, 0, g, **options)

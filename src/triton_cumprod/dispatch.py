@@ -28,15 +28,16 @@ def tile_settings(capability, itemsize):
     of one depth hold at least chain_hop_bytes; chain_unaligned_tile: the chain's tile where the
     tile's rows do not start on 16 bytes (inner sizes that are not a multiple of a vector), taken
     where column lines put fewer than chain_unaligned_below_warps_per_sm warps on each
-    multiprocessor; transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
+    multiprocessor; chain_few_unaligned_tile: the chain's tile where such rows' lines are few;
+    transposed_tile: (elements, columns, warps) of a kernels/transposed.py tile:
     2048 elements 32 columns wide, on 4 warps; transposed_deep_tile: (columns, positions, warps) of
     a column tile over a transposed input (scanned along its contiguous dim) with 8-byte results,
     where 32-column tiles' lines put fewer than transposed_deep_below_warps_per_sm warps on each
     multiprocessor; backward_turned_tile: (elements, columns) of a gradient's column tile over an
     x contiguous along the scan (autograd.gradient_view), which Triton turns through shared
     memory: 1024 elements 32 wide, 80 registers a thread against 250 on 2048 64 wide (sm_90);
-    backward_chain_unaligned_tile: the gradient chain's tile where Triton cannot prove its rows start
-    on 16 bytes (an inner size not a multiple of 16) or x lies apart from y (autograd.gradient_view);
+    backward_chain_unaligned_tile: the gradient chain's tile where its rows do not start on 16
+    bytes or x lies apart from y (autograd.gradient_view);
     row_min_step: the narrowest row tile.
 
     transposed_tile, H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x
@@ -109,7 +110,7 @@ def tile_settings(capability, itemsize):
                 lookback_step=8192 if itemsize <= 2 else 4096, lookback_window=128, lookback_groups=8,
                 lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
                 lookback_thread_bytes=128,
-                backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
+                backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), chain_few_unaligned_tile=(32, 64),
                 backward_chain_tile=(32, 64), backward_chain_unaligned_tile=(32, 32), chain_below_warps_per_sm=2,
                 chain_unaligned_below_warps_per_sm=16, chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4),
                 backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
@@ -231,6 +232,10 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
                 chain_i, chain_l = settings["chain_unaligned_tile"]
+            elif inner % (16 // min(itemsize, x_itemsize or itemsize)):
+                # Rows that start off 16 bytes load an element at a time and hold more registers:
+                # half as deep (131071 x 8191 dim 0 at 128 spilled 124 bytes on sm_90, 312 on sm_89).
+                chain_i, chain_l = settings["chain_few_unaligned_tile"]
             kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
                 "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
         elif kind == "cols" and scan_contiguous and not unit_stride:
@@ -439,12 +444,12 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     if (kind == "cols" and itemsize <= 4 and lines < settings["chain_below_warps_per_sm"] * n_sm
             and length > chain_l and hop_bytes >= settings["chain_hop_bytes"]):
         # Lines of columns too few to fill the GPU: the forward's chain (kernels/backward.py:
-        # backward_chain_cols_kernel), one warp a tile of a column a lane; half as deep where
-        # Triton cannot prove the tile's rows start on 16 bytes (it specializes an integer on
-        # divisibility by 16 only: at 64 deep 13375 x 6072 dim 0 spilled 1332 bytes, sm_90), and
-        # where x has addresses of its own (8 bytes of spill on sm_90 at 32 x 32; 16 columns wide
-        # ran 0.56 of two copies against 0.85 on 131071 x 8191 dim 0, benchmarks/NOTES.md).
-        if inner % 16 != 0 or not x_like_y:
+        # backward_chain_cols_kernel), one warp a tile of a column a lane; half as deep where the
+        # tile's rows do not start on 16 bytes, so load an element at a time (at 64 deep 131071 x
+        # 8191 dim 0 spills), and where x has addresses of its own (8 bytes of spill on sm_90 at 32
+        # x 32; 16 columns wide ran 0.56 of two copies against 0.85 on 131071 x 8191 dim 0,
+        # benchmarks/NOTES.md).
+        if inner * itemsize % 16 or not x_like_y:
             chain_i, chain_l = settings["backward_chain_unaligned_tile"]
         return "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1
     if kind == "line" and n_chunks > 1 and itemsize <= 4:

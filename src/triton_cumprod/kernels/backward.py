@@ -4,8 +4,9 @@ import triton.language as tl
 from .cols import column_block, column_run
 from ..dispatch import ceil_div
 from ..layout import contiguous_view
-from .combine import (accumulator_dtype, aligned, exclusive_combine, joined, line_chunk, line_skew, mirrored, parted,
-                      pick, store_vectors, triton_dtype, vector_elements, vectors_from, wide_product, within)
+from .combine import (accumulator_dtype, aligned, exclusive_combine, in_units, joined, line_chunk, line_skew, mirrored,
+                      parted, pick, store_vectors, stride_unit, triton_dtype, vector_elements, vectors_from,
+                      wide_product, within)
 from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
                        lookback_state, lookback_tile, wait_all, wait_one)
 
@@ -302,6 +303,14 @@ def backward_line_kernel(
 
 
 @triton.jit
+def in_elements(inner, stride_xo, stride_xm, stride_xl, stride_yo, stride_ym, stride_yl, UNIT: tl.constexpr):
+    # The column kernels' sizes and strides, passed in units of UNIT elements (combine.stride_unit),
+    # back in elements: the compiler then knows UNIT divides them and loads rows on 16 bytes whole.
+    return (inner * UNIT, stride_xo * UNIT, stride_xm * UNIT, stride_xl * UNIT, stride_yo * UNIT, stride_ym * UNIT,
+            stride_yl * UNIT)
+
+
+@triton.jit
 def line_offset(line, cols, n_mid, stride_o, stride_m, stride_i):
     # The offset of columns `cols` of line `line` (its outer and mid index) through the strides.
     return (line // n_mid) * stride_o + (line % n_mid) * stride_m + cols.to(tl.int64) * stride_i
@@ -352,15 +361,15 @@ def backward_cols_kernel(
     n_lines,  # (outer, mid) pairs
     n_mid,
     length,
-    inner,
+    inner_units,  # inner, in units of UNIT elements
     chunk,  # scan positions that one program covers (a multiple of BLOCK_L)
-    stride_xo,
-    stride_xm,
-    stride_xl,
+    stride_xo_units,  # x's and y's outer, mid and scan strides in units of UNIT elements
+    stride_xm_units,
+    stride_xl_units,
     stride_xi,
-    stride_yo,
-    stride_ym,
-    stride_yl,
+    stride_yo_units,
+    stride_ym_units,
+    stride_yl_units,
     stride_yi,
     OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
     ACC: tl.constexpr,  # dtype the gradient is computed in
@@ -373,6 +382,7 @@ def backward_cols_kernel(
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
     X_LIKE_Y: tl.constexpr,  # x has y's strides: y's addresses serve it
+    UNIT: tl.constexpr,  # elements that divide inner and the *_units strides (combine.stride_unit)
 ):
     # Division-free, so exact where inputs are zero:
     #   grad_x[i] = y[i - 1] * r[i],   r[i] = g[i] + x[i + 1] * r[i + 1],   r[length] = 0;
@@ -385,6 +395,9 @@ def backward_cols_kernel(
     # runs through them within the thread; with RUN = BLOCK_I the lanes split columns and rows.
     # x may lie apart from y, g and gx (layout.turned_view: a transposed input is read as it lies);
     # Triton lays each load along its own contiguous axis and turns the tile between them.
+    inner, stride_xo, stride_xm, stride_xl, stride_yo, stride_ym, stride_yl = in_elements(
+        inner_units, stride_xo_units, stride_xm_units, stride_xl_units, stride_yo_units, stride_ym_units,
+        stride_yl_units, UNIT)
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
     line, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
@@ -444,15 +457,15 @@ def backward_chain_cols_kernel(
     n_lines,  # (outer, mid) pairs
     n_mid,
     length,
-    inner,
+    inner_units,  # inner, in units of UNIT elements
     n_tiles,  # tiles of BLOCK_L positions a line
-    stride_xo,
-    stride_xm,
-    stride_xl,
+    stride_xo_units,  # x's and y's outer, mid and scan strides in units of UNIT elements
+    stride_xm_units,
+    stride_xl_units,
     stride_xi,
-    stride_yo,
-    stride_ym,
-    stride_yl,
+    stride_yo_units,
+    stride_ym_units,
+    stride_yl_units,
     stride_yi,
     OUT: tl.constexpr,  # the forward's output dtype: the input is cast to it first, as in the forward
     BLOCK_L: tl.constexpr,  # scan positions per tile
@@ -461,11 +474,15 @@ def backward_chain_cols_kernel(
     EXCLUSIVE: tl.constexpr,  # the gradient of the exclusive scan
     REVERSE: tl.constexpr,  # the gradient of the reverse scan
     CONTIGUOUS: tl.constexpr,  # x lies as y, contiguous (n_lines, length, inner): one address serves all four
+    UNIT: tl.constexpr,  # elements that divide inner and the *_units strides (combine.stride_unit)
 ):
     # backward_cols_kernel's recurrence for lines of columns too few to fill the GPU, in one pass
     # of kernels/lookback.py's chain (scan_chain_cols_kernel): tiles numbered in the recurrence's
     # direction, each composes its maps before it waits, then passes on r through them, rounded
     # once, and only then computes its gradient.
+    inner, stride_xo, stride_xm, stride_xl, stride_yo, stride_ym, stride_yl = in_elements(
+        inner_units, stride_xo_units, stride_xm_units, stride_xl_units, stride_yo_units, stride_ym_units,
+        stride_yl_units, UNIT)
     n_col_blocks = tl.cdiv(inner, BLOCK_I)
     t, tile_line, slots = chain_tile(state_ptr, n_lines * n_col_blocks, n_tiles, BLOCK_I)
     line = (tile_line // n_col_blocks).to(tl.int64)
@@ -623,9 +640,13 @@ def launch_backward(x, y, g, gx, maps, view, out_dtype, plan, reduce, exclusive=
         # whole columns a lane where the plan puts 64 on one warp (dispatch.plan_backward), which
         # then keeps four steps in flight.
         run = column_run(block_a, num_warps, 1, False)
+        # Not where lanes own runs of columns (16-bit, four steps in flight): bf16 64 x 4096 x 1000
+        # dim 1, exclusive and reverse, spilled 4 bytes on sm_89 in units of 2 or 8.
+        unit, counts = column_units(x, y, inner, x_strides, y_strides, 16 if run == block_a else 1)
         backward_cols_kernel[grid](
-            x, y, g, maps if reduce else gx, maps, n_lines, n_mid, length, inner, chunk, *x_strides, *y_strides,
-            BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1, X_LIKE_Y=x_strides == y_strides, **options,
+            x, y, g, maps if reduce else gx, maps, n_lines, n_mid, length, counts[0], chunk, *counts[1:4],
+            x_strides[3], *counts[4:], y_strides[3], BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1,
+            X_LIKE_Y=x_strides == y_strides, UNIT=unit, **options,
         )
 
 
@@ -656,10 +677,19 @@ def launch_backward_chain(x, y, g, gx, view, out_dtype, plan, exclusive=False, r
     contiguous = view == contiguous_view(n_lines, length, inner)
     # Whole columns a lane only where x lies as y (a turned x is read along another axis).
     run = chain_run(block_i, num_warps, (0, *x_strides[2:]), x.element_size()) if contiguous else 1
+    unit, counts = column_units(x, y, inner, x_strides, y_strides)
     backward_chain_cols_kernel[(n_lines * ceil_div(inner, block_i) * n_tiles,)](
-        x, y, g, gx, state, n_lines, n_mid, length, inner, n_tiles, *x_strides, *y_strides,
-        OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i, RUN=run, EXCLUSIVE=exclusive,
-        REVERSE=reverse, CONTIGUOUS=contiguous, num_warps=num_warps)
+        x, y, g, gx, state, n_lines, n_mid, length, counts[0], n_tiles, *counts[1:4], x_strides[3], *counts[4:],
+        y_strides[3], OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i, RUN=run, EXCLUSIVE=exclusive,
+        REVERSE=reverse, CONTIGUOUS=contiguous, UNIT=unit, num_warps=num_warps)
+
+
+def column_units(x, y, inner, x_strides, y_strides, most=16):
+    """UNIT of the gradient's column kernels (combine.stride_unit), at most `most`, and, in its
+    units, inner and x's and y's outer, mid and scan strides, in the kernels' order."""
+    counts = (inner, *x_strides[:3], *y_strides[:3])
+    unit = min(most, stride_unit(counts, (x.element_size(), y.element_size())))
+    return unit, in_units(counts, unit)
 
 
 def row_vectors(x, g, length, block_l):

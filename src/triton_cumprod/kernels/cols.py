@@ -3,7 +3,8 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div
-from .combine import accumulator_dtype, aggregate_dtype, arrival, leaving, mul_combine, scan_tile, triton_dtype
+from .combine import (accumulator_dtype, aggregate_dtype, arrival, in_units, leaving, mul_combine, scan_tile,
+                      stride_unit, triton_dtype)
 
 
 @triton.jit
@@ -28,10 +29,10 @@ def scan_cols_kernel(
     prefix_ptr,  # (n_outer, n_chunks, inner) inclusive products of the chunks; read if HAS_PREFIX
     n_outer,
     length,
-    inner,
+    inner_units,  # inner, in units of UNIT elements
     chunk,  # scan positions that one program covers (a multiple of BLOCK_L)
-    stride_xo,
-    stride_xl,
+    stride_xo_units,  # in units of UNIT elements
+    stride_xl_units,  # in units of UNIT elements
     stride_xi,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
@@ -43,12 +44,14 @@ def scan_cols_kernel(
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each line's end
+    UNIT: tl.constexpr,  # elements that divide inner and x's outer and scan strides (combine.stride_unit)
 ):
     # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
     # [c * chunk, +chunk) in [BLOCK_I // RUN, BLOCK_L, RUN] tiles, loading whole cache lines along
     # `inner`. Triton gives each thread RUN neighbouring columns whole (the run axis is the
     # contiguous one, the lanes take the runs), so a thread scans its columns in order, as torch
     # does; with RUN = BLOCK_I the tile is [1, BLOCK_L, BLOCK_I] and the lanes split the columns.
+    inner, stride_xo, stride_xl = inner_units * UNIT, stride_xo_units * UNIT, stride_xl_units * UNIT
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
@@ -96,6 +99,13 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     stride_xo, stride_xl, stride_xi = strides
+    run = column_run(block_i, num_warps, num_stages, reverse)
+    # Rows masked one by one (a length no multiple of 16) make LLVM keep a 64-bit offset a row of
+    # the tile in registers where the lanes own runs of columns: with the unit's wider loads that
+    # spills (fp32 5104 x 301 x 100 dim 1: 768 bytes on sm_90; without, 184 registers).
+    counts = (inner, stride_xo, stride_xl)
+    unit = stride_unit(counts, (x.element_size(), y.element_size())) if length % 16 == 0 or run == block_i else 1
+    inner_units, stride_xo_units, stride_xl_units = in_units(counts, unit)
     # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
     # factors taken across them round down more often than up (combine.aggregate_dtype): float32
     # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in
@@ -103,11 +113,12 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     across_lanes = stride_xl == 1 and out_dtype == torch.float32
     acc = aggregate_dtype(out_dtype) if reduce or across_lanes else accumulator_dtype(out_dtype)
     args = dict(
-        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
-        chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length,
+        inner_units=inner_units, chunk=chunk, stride_xo_units=stride_xo_units, stride_xl_units=stride_xl_units,
+        stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
         ACC=triton_dtype(acc), BLOCK_L=block_l, BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None,
         STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse,
-        RUN=column_run(block_i, num_warps, num_stages, reverse),
+        RUN=run, UNIT=unit,
     )
     return scan_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 

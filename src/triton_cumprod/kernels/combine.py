@@ -233,6 +233,27 @@ def aligned(*tensors):
     return all(t.data_ptr() % 16 == 0 for t in tensors)
 
 
+def stride_unit(counts, itemsizes):
+    """UNIT of the column kernels: the largest power of two, up to the elements of the narrowest
+    type of `itemsizes` that fill 16 bytes, that divides every count in `counts` (the sizes and
+    strides their addresses multiply). Triton proves a divisor of an integer argument only for
+    16, so fp32 rows of 6072 start on 16 bytes yet load an element at a time (tl.multiple_of on a
+    scalar does not help); a count passed as count // UNIT and multiplied back by the constexpr
+    UNIT in the kernel proves UNIT. 1 where every count is a multiple of 16: those compile as
+    before."""
+    if all(count % 16 == 0 for count in counts):
+        return 1
+    unit = 16 // min(itemsizes)
+    while any(count % unit for count in counts):
+        unit //= 2
+    return unit
+
+
+def in_units(counts, unit):
+    """`counts` as the column kernels take them: in units of `unit` elements (stride_unit)."""
+    return [count // unit for count in counts]
+
+
 def line_skew(length, vec):
     """Positions a line of `length` may start past the vector boundary its tiles are laid from
     (vectors_from), on vectors of `vec` elements: 0 where every line of a contiguous tensor starts

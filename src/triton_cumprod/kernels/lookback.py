@@ -3,8 +3,9 @@ import triton
 import triton.language as tl
 
 from ..dispatch import ceil_div, next_power_of_2, register_cap
-from .combine import (accumulator_dtype, body_of, leaving_mirrored, mirrored, mul_combine, pick, piece, scan_mirrored,
-                      scan_piece, scan_tile, triton_dtype, vector_elements, vectors_from, within, x_phase)
+from .combine import (accumulator_dtype, body_of, in_units, leaving_mirrored, mirrored, mul_combine, pick, piece,
+                      scan_mirrored, scan_piece, scan_tile, stride_unit, triton_dtype, vector_elements, vectors_from,
+                      within, x_phase)
 
 
 @triton.jit
@@ -348,9 +349,9 @@ def scan_chain_cols_kernel(
     state_ptr,  # chain_state: a counter, then two slots of BLOCK_I words a line
     n_outer,
     length,
-    inner,
-    stride_xo,
-    stride_xl,
+    inner_units,  # inner, in units of UNIT elements
+    stride_xo_units,  # in units of UNIT elements
+    stride_xl_units,  # in units of UNIT elements
     stride_xi,
     n_tiles,  # tiles of BLOCK_L positions a line
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
@@ -359,6 +360,7 @@ def scan_chain_cols_kernel(
     RUN: tl.constexpr,  # inner positions side by side in a thread's registers (kernels/cols.py)
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each line's end: tiles are numbered from there
+    UNIT: tl.constexpr,  # elements that divide inner and x's outer and scan strides (combine.stride_unit)
 ):
     # A single pass over lines of columns too few for one program each to fill the GPU (a tall
     # dim 0): each line of BLOCK_I columns is cut in tiles of BLOCK_L positions, one a program, and
@@ -366,6 +368,7 @@ def scan_chain_cols_kernel(
     # depends on timing; chain_tile, chain_link). A tile reads its elements and their product per
     # column first, waits for the carry, passes on carry times product and only then scans: a hop
     # costs one round trip to L2.
+    inner, stride_xo, stride_xl = inner_units * UNIT, stride_xo_units * UNIT, stride_xl_units * UNIT
     n_col_blocks = tl.cdiv(inner, BLOCK_I)
     t, line, slots = chain_tile(state_ptr, n_outer * n_col_blocks, n_tiles, BLOCK_I)
     outer = (line // n_col_blocks).to(tl.int64)
@@ -402,10 +405,13 @@ def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusi
     _, n_tiles, _, block_i, block_l, num_warps, _ = plan
     lines = n_outer * ceil_div(inner, block_i)
     state = chain_state(x.device, lines, block_i)
-    args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner, stride_xo=strides[0],
-                stride_xl=strides[1], stride_xi=strides[2], n_tiles=n_tiles, OUT=triton_dtype(out_dtype),
-                BLOCK_L=block_l, BLOCK_I=block_i, RUN=chain_run(block_i, num_warps, strides, x.element_size()),
-                EXCLUSIVE=exclusive, REVERSE=reverse)
+    unit = stride_unit((inner, *strides[:2]), (x.element_size(), y.element_size()))
+    inner_units, stride_xo_units, stride_xl_units = in_units((inner, *strides[:2]), unit)
+    args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner_units=inner_units,
+                stride_xo_units=stride_xo_units, stride_xl_units=stride_xl_units, stride_xi=strides[2],
+                n_tiles=n_tiles, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i,
+                RUN=chain_run(block_i, num_warps, strides, x.element_size()), EXCLUSIVE=exclusive, REVERSE=reverse,
+                UNIT=unit)
     grid = (lines * n_tiles,)
     return scan_chain_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 
