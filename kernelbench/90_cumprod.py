@@ -358,10 +358,10 @@ def scan_cols_kernel(
     prefix_ptr,  # (n_outer, n_chunks, inner) inclusive products of the chunks; read if HAS_PREFIX
     n_outer,
     length,
-    inner,
+    inner_units,  # inner, in units of UNIT elements
     chunk,  # scan positions that one program covers (a multiple of BLOCK_L)
-    stride_xo,
-    stride_xl,
+    stride_xo_units,  # in units of UNIT elements
+    stride_xl_units,  # in units of UNIT elements
     stride_xi,
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
     ACC: tl.constexpr,  # dtype the products are computed in (with REDUCE, the chunk products' dtype)
@@ -373,12 +373,14 @@ def scan_cols_kernel(
     STAGES: tl.constexpr,  # tiles in flight: above 1, the next tiles' loads start before this one's scan
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each line's end
+    UNIT: tl.constexpr,  # elements that divide inner and x's outer and scan strides (combine.stride_unit)
 ):
     # Program (p, c) owns BLOCK_I neighbouring columns of one outer index and walks scan positions
     # [c * chunk, +chunk) in [BLOCK_I // RUN, BLOCK_L, RUN] tiles, loading whole cache lines along
     # `inner`. Triton gives each thread RUN neighbouring columns whole (the run axis is the
     # contiguous one, the lanes take the runs), so a thread scans its columns in order, as torch
     # does; with RUN = BLOCK_I the tile is [1, BLOCK_L, BLOCK_I] and the lanes split the columns.
+    inner, stride_xo, stride_xl = inner_units * UNIT, stride_xo_units * UNIT, stride_xl_units * UNIT
     pid_c = tl.program_id(1)
     n_chunks = tl.num_programs(1)
     outer, cols, col_mask, start, end = column_block(tl.program_id(0), pid_c, inner, length, chunk, BLOCK_I, RUN)
@@ -868,9 +870,9 @@ def scan_chain_cols_kernel(
     state_ptr,  # chain_state: a counter, then two slots of BLOCK_I words a line
     n_outer,
     length,
-    inner,
-    stride_xo,
-    stride_xl,
+    inner_units,  # inner, in units of UNIT elements
+    stride_xo_units,  # in units of UNIT elements
+    stride_xl_units,  # in units of UNIT elements
     stride_xi,
     n_tiles,  # tiles of BLOCK_L positions a line
     OUT: tl.constexpr,  # output dtype: the input is cast to it before the scan, as torch does
@@ -879,6 +881,7 @@ def scan_chain_cols_kernel(
     RUN: tl.constexpr,  # inner positions side by side in a thread's registers (kernels/cols.py)
     EXCLUSIVE: tl.constexpr,  # each output is the product of the elements before it
     REVERSE: tl.constexpr,  # scan from each line's end: tiles are numbered from there
+    UNIT: tl.constexpr,  # elements that divide inner and x's outer and scan strides (combine.stride_unit)
 ):
     # A single pass over lines of columns too few for one program each to fill the GPU (a tall
     # dim 0): each line of BLOCK_I columns is cut in tiles of BLOCK_L positions, one a program, and
@@ -886,6 +889,7 @@ def scan_chain_cols_kernel(
     # depends on timing; chain_tile, chain_link). A tile reads its elements and their product per
     # column first, waits for the carry, passes on carry times product and only then scans: a hop
     # costs one round trip to L2.
+    inner, stride_xo, stride_xl = inner_units * UNIT, stride_xo_units * UNIT, stride_xl_units * UNIT
     n_col_blocks = tl.cdiv(inner, BLOCK_I)
     t, line, slots = chain_tile(state_ptr, n_outer * n_col_blocks, n_tiles, BLOCK_I)
     outer = (line // n_col_blocks).to(tl.int64)
@@ -991,6 +995,17 @@ def aligned(*tensors):
     return all(t.data_ptr() % 16 == 0 for t in tensors)
 
 
+def stride_unit(counts, itemsizes):
+    unit = 16 // min(itemsizes)
+    if all(count % 16 == 0 for count in counts) or any(count % unit for count in counts):
+        return 1
+    return unit
+
+
+def in_units(counts, unit):
+    return [count // unit for count in counts]
+
+
 def line_skew(length, vec):
     return vec - 1 if length % vec else 0
 
@@ -1039,6 +1054,13 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     stride_xo, stride_xl, stride_xi = strides
+    run = column_run(block_i, num_warps, num_stages, reverse)
+    # Rows masked one by one (a length no multiple of 16) make LLVM keep a 64-bit offset a row of
+    # the tile in registers where the lanes own runs of columns: with the unit's wider loads that
+    # spills (fp32 5104 x 301 x 100 dim 1: 768 bytes on sm_90; without, 184 registers).
+    counts = (inner, stride_xo, stride_xl)
+    unit = stride_unit(counts, (x.element_size(), y.element_size())) if length % 16 == 0 or run == block_i else 1
+    inner_units, stride_xo_units, stride_xl_units = in_units(counts, unit)
     # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
     # factors taken across them round down more often than up (combine.aggregate_dtype): float32
     # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in
@@ -1046,11 +1068,12 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     across_lanes = stride_xl == 1 and out_dtype == torch.float32
     acc = aggregate_dtype(out_dtype) if reduce or across_lanes else accumulator_dtype(out_dtype)
     args = dict(
-        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length, inner=inner,
-        chunk=chunk, stride_xo=stride_xo, stride_xl=stride_xl, stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
+        x_ptr=x, y_ptr=y, prefix_ptr=y if prefix is None else prefix, n_outer=n_outer, length=length,
+        inner_units=inner_units, chunk=chunk, stride_xo_units=stride_xo_units, stride_xl_units=stride_xl_units,
+        stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
         ACC=triton_dtype(acc), BLOCK_L=block_l, BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None,
         STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse,
-        RUN=column_run(block_i, num_warps, num_stages, reverse),
+        RUN=run, UNIT=unit,
     )
     return scan_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 
@@ -1086,10 +1109,13 @@ def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusi
     _, n_tiles, _, block_i, block_l, num_warps, _ = plan
     lines = n_outer * ceil_div(inner, block_i)
     state = chain_state(x.device, lines, block_i)
-    args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner=inner, stride_xo=strides[0],
-                stride_xl=strides[1], stride_xi=strides[2], n_tiles=n_tiles, OUT=triton_dtype(out_dtype),
-                BLOCK_L=block_l, BLOCK_I=block_i, RUN=chain_run(block_i, num_warps, strides, x.element_size()),
-                EXCLUSIVE=exclusive, REVERSE=reverse)
+    unit = stride_unit((inner, *strides[:2]), (x.element_size(), y.element_size()))
+    inner_units, stride_xo_units, stride_xl_units = in_units((inner, *strides[:2]), unit)
+    args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner_units=inner_units,
+                stride_xo_units=stride_xo_units, stride_xl_units=stride_xl_units, stride_xi=strides[2],
+                n_tiles=n_tiles, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i,
+                RUN=chain_run(block_i, num_warps, strides, x.element_size()), EXCLUSIVE=exclusive, REVERSE=reverse,
+                UNIT=unit)
     grid = (lines * n_tiles,)
     return scan_chain_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 
@@ -1203,8 +1229,8 @@ def tile_settings(capability, itemsize):
                 lookback_step=8192 if itemsize <= 2 else 4096, lookback_window=128, lookback_groups=8,
                 lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
                 lookback_thread_bytes=128,
-                backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64),
-                backward_chain_tile=(32, 64), backward_chain_unaligned_tile=(32, 32), chain_below_warps_per_sm=2,
+                backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), chain_few_unaligned_tile=(32, 64),
+                backward_chain_tile=(32, 32), chain_below_warps_per_sm=2,
                 chain_unaligned_below_warps_per_sm=16, chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4),
                 backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
                 transposed_deep_tile=(8, 128, 2),
@@ -1302,6 +1328,10 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
                 chain_i, chain_l = settings["chain_unaligned_tile"]
+            elif inner % (16 // min(itemsize, x_itemsize or itemsize)):
+                # Rows that start off 16 bytes load an element at a time and hold more registers:
+                # half as deep (131071 x 8191 dim 0 at 128 spilled 124 bytes on sm_90, 312 on sm_89).
+                chain_i, chain_l = settings["chain_few_unaligned_tile"]
             kind, n_chunks, chunk, block_a, block_l, num_warps, num_stages = (
                 "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1, 1)
         elif kind == "cols" and scan_contiguous and not unit_stride:

@@ -113,8 +113,8 @@ CASES = [
     ((5, 3115, 190, 41), 1, "float64", None, [0, 3, 2, 1], False),
     ((387, 207, 5, 114), 3, "float64", None, [3, 1, 2, 0], False, False, True, True),
     ((555, 189, 145), 0, "bfloat16", None, [1, 0, 2], False),
-    # The gradient's column chain where the tile's rows do not start on 16 bytes: half as deep, no
-    # spill (at 64 positions 1332 bytes, sm_90); odd neighbours of the chain's layouts take it too.
+    # The gradient's column chain where the tile's rows do not start on 16 bytes: no spill with its
+    # float64 tile products; odd neighbours of the chain's layouts take it too.
     ((999, 3, 4097), 0, "float32", None, False, False, True),
     ((131071, 8193), 0, "float16", None, False, False, True, True, True),
     # Column rows that start on 16 bytes with an inner size no multiple of 16, which Triton cannot

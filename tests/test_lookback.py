@@ -232,7 +232,6 @@ def chains(monkeypatch):
 
     def settings(capability, itemsize):
         return {**real(capability, itemsize), "chain_tile": (8, 4), "backward_chain_tile": (8, 4),
-                "backward_chain_unaligned_tile": (8, 4),
                 "chain_hop_bytes": 0, "chain_below_warps_per_sm": 1000}
 
     monkeypatch.setattr(dispatch, "tile_settings", settings)
@@ -246,14 +245,10 @@ def test_chain_taken_for_tall_columns():
     # rows of an inner size no multiple of 16 as deep as the even ones.
     assert plan_scan(1, 131071, 8191, True, *h100, 4, floating=True)[:5] == ("chain", 2048, 64, 32, 64)
     assert plan_scan(1, 13375, 6072, True, *h100, 4, floating=True)[:5] == ("chain", 105, 128, 32, 128)
-    assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[0] == "chain"
-    # Its odd neighbour too, on a tile half as deep (rows that do not start on 16 bytes).
-    assert dispatch.plan_backward(1, 131071, 8191, *h100, 4)[:3] == ("chain", 4096, 32)
-    # Not where the rows start on 16 bytes though the inner size is no multiple of 16
-    # (combine.stride_unit tells Triton), but where x lies apart from y.
-    assert dispatch.plan_backward(1, 13375, 6072, *h100, 4)[:5] == ("chain", 209, 64, 32, 64)
-    assert dispatch.plan_backward(1, 13375, 6080, *h100, 4)[:5] == ("chain", 209, 64, 32, 64)
-    assert dispatch.plan_backward(1, 13375, 6080, *h100, 4, x_like_y=False)[:5] == ("chain", 418, 32, 32, 32)
+    # The gradient's on 32 x 32 tiles, its odd neighbours too.
+    assert dispatch.plan_backward(1, 131072, 8192, *h100, 4)[:5] == ("chain", 4096, 32, 32, 32)
+    assert dispatch.plan_backward(1, 131071, 8191, *h100, 4)[:5] == ("chain", 4096, 32, 32, 32)
+    assert dispatch.plan_backward(1, 13375, 6072, *h100, 4)[:5] == ("chain", 418, 32, 32, 32)
     # Not where the lines fill the GPU, nor where one depth of tiles moves too few bytes, nor for
     # 8-byte results (the chain passes float32 carries).
     assert plan_scan(1, 32768, 32768, True, *h100, 4, floating=True)[0] == "cols"

@@ -29,7 +29,7 @@ def cumprod_backward(x, y, grad, dim, out_dtype, exclusive=False, reverse=False)
         view = contiguous_view(math.prod(x.shape[:dim]), x.shape[dim], math.prod(x.shape[dim + 1:]))
     (n_outer, n_mid, length, inner), x_strides, y_strides = view
     plan = plan_backward(n_outer * n_mid, length, inner, *device_traits(x.device), out_dtype.itemsize, exclusive,
-                         reverse, x_strides[3] == 1, x_strides == y_strides)
+                         reverse, x_strides[3] == 1)
     if plan[0] == "flat":
         launch_backward_flat(x, y, grad, gx, n_outer, length, out_dtype, plan, exclusive, reverse)
         return gx

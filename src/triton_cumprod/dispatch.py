@@ -36,9 +36,7 @@ def tile_settings(capability, itemsize):
     multiprocessor; backward_turned_tile: (elements, columns) of a gradient's column tile over an
     x contiguous along the scan (autograd.gradient_view), which Triton turns through shared
     memory: 1024 elements 32 wide, 80 registers a thread against 250 on 2048 64 wide (sm_90);
-    backward_chain_unaligned_tile: the gradient chain's tile where its rows do not start on 16
-    bytes or x lies apart from y (autograd.gradient_view);
-    row_min_step: the narrowest row tile.
+    backward_chain_tile: the gradient chain's tile; row_min_step: the narrowest row tile.
 
     transposed_tile, H100, 2026-12-07 (benchmarks/NOTES.md), 32 columns against 64: fp32 88 x 20 x
     208 x 75 dim 1 transposed 0.419 / 0.332, 555 x 189 x 145 dim 0 sliced 0.895 / 0.721; fp16 25 x
@@ -111,7 +109,7 @@ def tile_settings(capability, itemsize):
                 lookback_cols_step=4096, lookback_cols_window=128 if itemsize == 4 else 64, lookback_inner=16,
                 lookback_thread_bytes=128,
                 backward_step=2048, backward_window=64, chain_tile=(32, 128), chain_unaligned_tile=(64, 64), chain_few_unaligned_tile=(32, 64),
-                backward_chain_tile=(32, 64), backward_chain_unaligned_tile=(32, 32), chain_below_warps_per_sm=2,
+                backward_chain_tile=(32, 32), chain_below_warps_per_sm=2,
                 chain_unaligned_below_warps_per_sm=16, chain_hop_bytes=1 << 21, transposed_tile=(2048, 32, 4),
                 backward_turned_tile=(1024, 32), row_min_step=16 if itemsize <= 4 else 1,
                 transposed_deep_tile=(8, 128, 2),
@@ -389,7 +387,7 @@ def split_lines(lines, length, block_l, n_sm, programs_per_sm):
 
 
 def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=False, reverse=False,
-                  x_along_inner=True, x_like_y=True):
+                  x_along_inner=True):
     """Tile sizes for the gradient of a scan over the middle axis of a contiguous (n_outer, length,
     inner) tensor: (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps), read as plan_scan's. Short
     rows take plan_flat's "flat" plan. A "rows" program owns BLOCK_A rows, a "line" program one
@@ -398,9 +396,8 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
     (an output of 4 bytes or less: fp32, fp16, bf16) take "lookback" instead: one pass, n_chunks
     tiles of BLOCK_L a row, groups of BLOCK_A tiles (kernels/backward.py:
     backward_lookback_kernel). `exclusive` and `reverse` name the scan whose gradient it is. Not
-    `x_like_y`, x is read through its own strides (a turned or sliced input,
-    autograd.gradient_view); not `x_along_inner`, it is contiguous along the scan, not along
-    inner, and its column tiles are backward_turned_tile's, across the lanes."""
+    `x_along_inner`, x is contiguous along the scan, not along inner (a turned input,
+    autograd.gradient_view), and its column tiles are backward_turned_tile's, across the lanes."""
     if inner == 1 and takes_flat(n_outer, length):
         return plan_flat(n_outer, length, capability, itemsize, backward=True)
     settings = tile_settings(capability, itemsize)
@@ -438,19 +435,15 @@ def plan_backward(n_outer, length, inner, n_sm, capability, itemsize, exclusive=
         # do split lines ((1M, 64) fp32 in this layout: 0.255 against 0.446).
         block_l, num_warps = min(8, block_l), 1
     chain_i, chain_l = settings["backward_chain_tile"]
-    # A depth of the gradient's tiles moves four tensors (x, g and y in, gx out), twice the
-    # forward's two: the same bytes a hop from half the elements.
-    hop_bytes = 2 * n_outer * inner * chain_l * itemsize
+    # A depth of the gradient's tiles moves four tensors (x, g and y in, gx out).
+    hop_bytes = 4 * n_outer * inner * chain_l * itemsize
     if (kind == "cols" and itemsize <= 4 and lines < settings["chain_below_warps_per_sm"] * n_sm
             and length > chain_l and hop_bytes >= settings["chain_hop_bytes"]):
         # Lines of columns too few to fill the GPU: the forward's chain (kernels/backward.py:
-        # backward_chain_cols_kernel), one warp a tile of a column a lane; half as deep where the
-        # tile's rows do not start on 16 bytes, so load an element at a time (at 64 deep 131071 x
-        # 8191 dim 0 spills), and where x has addresses of its own (8 bytes of spill on sm_90 at 32
-        # x 32; 16 columns wide ran 0.56 of two copies against 0.85 on 131071 x 8191 dim 0,
-        # benchmarks/NOTES.md).
-        if inner * itemsize % 16 or not x_like_y:
-            chain_i, chain_l = settings["backward_chain_unaligned_tile"]
+        # backward_chain_cols_kernel), one warp a tile of a column a lane, 32 x 32: its product
+        # of x in float64 spills 104 bytes at 64 deep (sm_90), and 32 x 32 ran as fast or faster
+        # but on 65536 x 4096 dim 0 (0.785 of two copies against 0.917; H100, benchmarks/NOTES.md
+        # 2026-12-08).
         return "chain", ceil_div(length, chain_l), chain_l, chain_i, chain_l, 1
     if kind == "line" and n_chunks > 1 and itemsize <= 4:
         # Half the forward's look-back tiles, in groups of their own; 32 values a thread: 2048 on

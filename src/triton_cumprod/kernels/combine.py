@@ -234,18 +234,17 @@ def aligned(*tensors):
 
 
 def stride_unit(counts, itemsizes):
-    """UNIT of the column kernels: the largest power of two, up to the elements of the narrowest
-    type of `itemsizes` that fill 16 bytes, that divides every count in `counts` (the sizes and
-    strides their addresses multiply). Triton proves a divisor of an integer argument only for
-    16, so fp32 rows of 6072 start on 16 bytes yet load an element at a time (tl.multiple_of on a
-    scalar does not help); a count passed as count // UNIT and multiplied back by the constexpr
-    UNIT in the kernel proves UNIT. 1 where every count is a multiple of 16: those compile as
-    before."""
-    if all(count % 16 == 0 for count in counts):
-        return 1
+    """UNIT of the column kernels: the elements of the narrowest type of `itemsizes` that fill 16
+    bytes, where that divides every count in `counts` (the sizes and strides their addresses
+    multiply) and some count is no multiple of 16; else 1, and those layouts compile as before.
+    Triton proves a divisor of an integer argument only for 16, so fp32 rows of 6072 start on 16
+    bytes yet load an element at a time (tl.multiple_of on a scalar does not help); a count passed
+    as count // UNIT and multiplied back by the constexpr UNIT in the kernel proves UNIT. Only
+    whole 16 bytes: 8-byte units ran the gradient of fp32 100001 x 2002 dim 0 at 0.409 of two
+    copies against 0.488 (benchmarks/NOTES.md, 2026-12-08)."""
     unit = 16 // min(itemsizes)
-    while any(count % unit for count in counts):
-        unit //= 2
+    if all(count % 16 == 0 for count in counts) or any(count % unit for count in counts):
+        return 1
     return unit
 
 
