@@ -75,7 +75,10 @@ def scan_cols_kernel(
             steps = pos + BLOCK_L - 1 - order
         else:
             steps = pos + order
-        mask = (steps < end) & col_mask
+        # Rows in the chunk, by the tile's row numbers against a scalar: through `steps` each
+        # row's mask is a 64-bit value of its own, and LLVM keeps a pointer a row live across the
+        # loop (fp32 5104 x 301 x 128 dim 1: 776 bytes of spill on sm_90; 221 registers so).
+        mask = ((BLOCK_L - 1 - order if REVERSE else order) < end - pos) & col_mask
         x = tl.load(x_cols + steps * stride_xl, mask=mask, other=1).to(OUT).to(ACC)
         if REVERSE or REDUCE:
             # A reverse scan meets the masked tail first, and a chunk's product takes it in: 1 by a
@@ -99,12 +102,8 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     stride_xo, stride_xl, stride_xi = strides
-    run = column_run(block_i, num_warps, num_stages, reverse)
-    # Rows masked one by one (a length no multiple of 16) make LLVM keep a 64-bit offset a row of
-    # the tile in registers where the lanes own runs of columns: with the unit's wider loads that
-    # spills (fp32 5104 x 301 x 100 dim 1: 768 bytes on sm_90; without, 184 registers).
     counts = (inner, stride_xo, stride_xl)
-    unit = stride_unit(counts, (x.element_size(), y.element_size())) if length % 16 == 0 or run == block_i else 1
+    unit = stride_unit(counts, (x.element_size(), y.element_size()))
     inner_units, stride_xo_units, stride_xl_units = in_units(counts, unit)
     # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
     # factors taken across them round down more often than up (combine.aggregate_dtype): float32
@@ -118,7 +117,7 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
         stride_xi=stride_xi, OUT=triton_dtype(out_dtype),
         ACC=triton_dtype(acc), BLOCK_L=block_l, BLOCK_I=block_i, REDUCE=reduce, HAS_PREFIX=prefix is not None,
         STAGES=num_stages, EXCLUSIVE=exclusive, REVERSE=reverse,
-        RUN=run, UNIT=unit,
+        RUN=column_run(block_i, num_warps, num_stages, reverse), UNIT=unit,
     )
     return scan_cols_kernel[grid](**args, num_warps=num_warps), grid, args
 
