@@ -4,9 +4,9 @@ import triton.language as tl
 from .cols import column_block, column_run
 from ..dispatch import ceil_div
 from ..layout import contiguous_view
-from .combine import (accumulator_dtype, aligned, exclusive_combine, in_units, joined, line_chunk, line_skew, mirrored,
-                      mul_combine, parted, pick, store_vectors, stride_unit, triton_dtype, vector_elements, vectors_from,
-                      wide_product, within)
+from .combine import (accumulator_dtype, aligned, exclusive_combine, in_units, joined, line_chunk, line_skew,
+                      mirrored, mul_combine, parted, pick, store_vectors, stride_unit, triton_dtype, vector_elements,
+                      vectors_from, wide_product, within)
 from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
                        lookback_state, lookback_tile, wait_all, wait_one)
 
