@@ -1005,8 +1005,9 @@ def stride_unit(counts, itemsizes):
     return unit
 
 
-def in_units(counts, unit):
-    return [count // unit for count in counts]
+def in_units(counts, itemsizes, vectors=True):
+    unit = stride_unit(counts, itemsizes) if vectors else 1
+    return unit, [count // unit for count in counts]
 
 
 def line_skew(length, vec):
@@ -1057,9 +1058,8 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     stride_xo, stride_xl, stride_xi = strides
-    counts = (inner, stride_xo, stride_xl)
-    unit = stride_unit(counts, (x.element_size(), y.element_size()))
-    inner_units, stride_xo_units, stride_xl_units = in_units(counts, unit)
+    unit, (inner_units, stride_xo_units, stride_xl_units) = in_units((inner, stride_xo, stride_xl),
+                                                                      (x.element_size(), y.element_size()))
     # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
     # factors taken across them round down more often than up (combine.aggregate_dtype): float32
     # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in
@@ -1108,8 +1108,8 @@ def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusi
     _, n_tiles, _, block_i, block_l, num_warps, _ = plan
     lines = n_outer * ceil_div(inner, block_i)
     state = chain_state(x.device, lines, block_i)
-    unit = stride_unit((inner, *strides[:2]), (x.element_size(), y.element_size()))
-    inner_units, stride_xo_units, stride_xl_units = in_units((inner, *strides[:2]), unit)
+    unit, (inner_units, stride_xo_units, stride_xl_units) = in_units((inner, *strides[:2]),
+                                                                      (x.element_size(), y.element_size()))
     args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner_units=inner_units,
                 stride_xo_units=stride_xo_units, stride_xl_units=stride_xl_units, stride_xi=strides[2],
                 n_tiles=n_tiles, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i,
@@ -1327,7 +1327,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
                 chain_i, chain_l = settings["chain_unaligned_tile"]
-            elif inner % (16 // min(itemsize, x_itemsize or itemsize)):
+            elif inner * min(itemsize, x_itemsize or itemsize) % 16:
                 # Rows that start off 16 bytes load an element at a time and hold more registers:
                 # half as deep (131071 x 8191 dim 0 at 128 spilled 124 bytes on sm_90, 312 on sm_89).
                 chain_i, chain_l = settings["chain_few_unaligned_tile"]

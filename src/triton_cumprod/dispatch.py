@@ -230,7 +230,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
                 chain_i, chain_l = settings["chain_unaligned_tile"]
-            elif inner % (16 // min(itemsize, x_itemsize or itemsize)):
+            elif inner * min(itemsize, x_itemsize or itemsize) % 16:
                 # Rows that start off 16 bytes load an element at a time and hold more registers:
                 # half as deep (131071 x 8191 dim 0 at 128 spilled 124 bytes on sm_90, 312 on sm_89).
                 chain_i, chain_l = settings["chain_few_unaligned_tile"]

@@ -5,7 +5,7 @@ from .cols import column_block, column_run
 from ..dispatch import ceil_div
 from ..layout import contiguous_view
 from .combine import (accumulator_dtype, aligned, exclusive_combine, in_units, joined, line_chunk, line_skew,
-                      mirrored, mul_combine, parted, pick, store_vectors, stride_unit, triton_dtype, vector_elements,
+                      mirrored, mul_combine, parted, pick, store_vectors, triton_dtype, vector_elements,
                       vectors_from, wide_product, within)
 from .lookback import (chain_done, chain_link, chain_run, chain_state, chain_tile, launch_resident,
                        lookback_state, lookback_tile, wait_all, wait_one)
@@ -645,7 +645,7 @@ def launch_backward(x, y, g, gx, maps, view, out_dtype, plan, reduce, exclusive=
         run = column_run(block_a, num_warps, 1, False)
         # Not where lanes own runs of columns (16-bit, four steps in flight): bf16 64 x 4096 x 1000
         # dim 1, exclusive and reverse, spilled 4 bytes on sm_89 in units of 2 or 8.
-        unit, counts = column_units(x, y, inner, x_strides, y_strides, 16 if run == block_a else 1)
+        unit, counts = column_units(x, y, inner, x_strides, y_strides, vectors=run == block_a)
         backward_cols_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_lines, n_mid, length, counts[0], chunk, *counts[1:4],
             x_strides[3], *counts[4:], y_strides[3], BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1,
@@ -687,12 +687,10 @@ def launch_backward_chain(x, y, g, gx, view, out_dtype, plan, exclusive=False, r
         REVERSE=reverse, CONTIGUOUS=contiguous, UNIT=unit, num_warps=num_warps)
 
 
-def column_units(x, y, inner, x_strides, y_strides, most=16):
-    """UNIT of the gradient's column kernels (combine.stride_unit), at most `most`, and, in its
-    units, inner and x's and y's outer, mid and scan strides, in the kernels' order."""
-    counts = (inner, *x_strides[:3], *y_strides[:3])
-    unit = min(most, stride_unit(counts, (x.element_size(), y.element_size())))
-    return unit, in_units(counts, unit)
+def column_units(x, y, inner, x_strides, y_strides, vectors=True):
+    """combine.in_units of the gradient's column kernels: UNIT, and in its units inner and x's and
+    y's outer, mid and scan strides, in the kernels' order."""
+    return in_units((inner, *x_strides[:3], *y_strides[:3]), (x.element_size(), y.element_size()), vectors)
 
 
 def row_vectors(x, g, length, block_l):

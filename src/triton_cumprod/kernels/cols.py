@@ -4,7 +4,7 @@ import triton.language as tl
 
 from ..dispatch import ceil_div
 from .combine import (accumulator_dtype, aggregate_dtype, arrival, in_units, leaving, mul_combine, scan_tile,
-                      stride_unit, triton_dtype)
+                      triton_dtype)
 
 
 @triton.jit
@@ -102,9 +102,8 @@ def launch_cols(x, y, prefix, n_outer, length, inner, strides, out_dtype, plan, 
     _, n_chunks, chunk, block_i, block_l, num_warps, num_stages = plan
     grid = (n_outer * ceil_div(inner, block_i), n_chunks)
     stride_xo, stride_xl, stride_xi = strides
-    counts = (inner, stride_xo, stride_xl)
-    unit = stride_unit(counts, (x.element_size(), y.element_size()))
-    inner_units, stride_xo_units, stride_xl_units = in_units(counts, unit)
+    unit, (inner_units, stride_xo_units, stride_xl_units) = in_units((inner, stride_xo, stride_xl),
+                                                                      (x.element_size(), y.element_size()))
     # An input contiguous along the scan puts the lanes along it, and float32 products of near-one
     # factors taken across them round down more often than up (combine.aggregate_dtype): float32
     # results multiply in float64 there (fp32 4095 x 65535 dim 0 on 64 x 32 tiles: 75-79 eps in

@@ -248,9 +248,11 @@ def stride_unit(counts, itemsizes):
     return unit
 
 
-def in_units(counts, unit):
-    """`counts` as the column kernels take them: in units of `unit` elements (stride_unit)."""
-    return [count // unit for count in counts]
+def in_units(counts, itemsizes, vectors=True):
+    """(UNIT, counts // UNIT): the sizes and strides `counts` of a column kernel that reads types of
+    `itemsizes` bytes, as it takes them (stride_unit; UNIT 1 where not `vectors`)."""
+    unit = stride_unit(counts, itemsizes) if vectors else 1
+    return unit, [count // unit for count in counts]
 
 
 def line_skew(length, vec):

@@ -4,8 +4,8 @@ import triton.language as tl
 
 from ..dispatch import ceil_div, next_power_of_2, register_cap
 from .combine import (accumulator_dtype, body_of, in_units, leaving_mirrored, mirrored, mul_combine, pick, piece,
-                      scan_mirrored, scan_piece, scan_tile, stride_unit, triton_dtype, vector_elements, vectors_from,
-                      within, x_phase)
+                      scan_mirrored, scan_piece, scan_tile, triton_dtype, vector_elements, vectors_from, within,
+                      x_phase)
 
 
 @triton.jit
@@ -405,8 +405,8 @@ def launch_chain(x, y, n_outer, length, inner, strides, out_dtype, plan, exclusi
     _, n_tiles, _, block_i, block_l, num_warps, _ = plan
     lines = n_outer * ceil_div(inner, block_i)
     state = chain_state(x.device, lines, block_i)
-    unit = stride_unit((inner, *strides[:2]), (x.element_size(), y.element_size()))
-    inner_units, stride_xo_units, stride_xl_units = in_units((inner, *strides[:2]), unit)
+    unit, (inner_units, stride_xo_units, stride_xl_units) = in_units((inner, *strides[:2]),
+                                                                      (x.element_size(), y.element_size()))
     args = dict(x_ptr=x, y_ptr=y, state_ptr=state, n_outer=n_outer, length=length, inner_units=inner_units,
                 stride_xo_units=stride_xo_units, stride_xl_units=stride_xl_units, stride_xi=strides[2],
                 n_tiles=n_tiles, OUT=triton_dtype(out_dtype), BLOCK_L=block_l, BLOCK_I=block_i,
