@@ -72,6 +72,15 @@ CASES = {
                  ((31249, 1201), 0, torch.float32), ((1000, 1003), 0, torch.float32),
                  ((32768, 32768), 0, torch.float32), ((64, 4096, 1024), 1, torch.float32),
                  ((4194304, 64), 0, torch.float32)],
+    # layouts that spilled in compile_check's audit of the sweep (NOTES 2026-12-08): the single pass
+    # over a few 16-bit columns that are not one packed run (now on fp32's warps) and 16-bit column
+    # walks whose rows start off 16 bytes (now 32 rows deep), with packed and aligned controls
+    "fwd-spills": [((4, 16777216, 3), 1, torch.bfloat16), ((4, 16777216, 3), 1, torch.float16),
+                   ((116780, 5), 0, torch.float16), ((3, 77026, 10), 1, torch.bfloat16),
+                   ((2000000, 8), 0, torch.bfloat16, "sliced"), ((4, 16777216, 3), 1, torch.float32),
+                   ((16777216, 4), 0, torch.bfloat16), ((25, 26, 480, 713), 2, torch.float16),
+                   ((1000, 1003), 0, torch.float16), ((5104, 301, 101), 1, torch.bfloat16),
+                   ((25, 26, 480, 712), 2, torch.float16), ((32768, 32768), 0, torch.bfloat16)],
     # 2-D transposed inputs scanned along their contiguous dim: deep tiles where the lines hold few
     # warps (the first seven), and two controls that keep their tiles
     "transposed": [((13376, 6080), 0, torch.float32, "transposed"), ((13375, 6072), 0, torch.float32, "transposed"),
@@ -117,6 +126,13 @@ GRADIENT_CASES = {
                      ((33333, 1004), 0, torch.float32), ((100001, 2002), 0, torch.float32),
                      ((3, 40000, 500), 1, torch.bfloat16), ((13375, 6072), 0, torch.float32),
                      ((9, 12345, 604), 1, torch.float32), ((64, 4096, 1024), 1, torch.float32)],
+    # column gradient walks, which mask their rows by their numbers in the tile since 2026-12-08,
+    # and 16-bit ones in units of 16 bytes where lanes own runs, with aligned controls
+    "bw-masks": [((100001, 2002), 0, torch.float32), ((31249, 1201), 0, torch.float32),
+                 ((3, 40000, 500), 1, torch.bfloat16), ((64, 4096, 1000), 1, torch.bfloat16),
+                 ((64, 4096, 1000), 1, torch.float16), ((200, 4001, 252), 1, torch.float16),
+                 ((1000, 1003), 0, torch.float16), ((64, 4096, 1024), 1, torch.bfloat16),
+                 ((64, 4096, 1024), 1, torch.float32), ((32768, 32768), 0, torch.float32)],
     # column gradients whose lines neither fill the GPU nor take the chain, with their even controls
     "bw-cols": [((131071, 8191), 0, torch.float32), ((131072, 8192), 0, torch.float32),
                 ((4, 16383, 2047), 1, torch.float32), ((4, 16384, 2048), 1, torch.float32),

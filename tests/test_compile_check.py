@@ -123,7 +123,12 @@ CASES = [
     ((13375, 6072), 0, "float32", None, False, True),
     ((64, 4096, 1000), 1, "float32", None, False, True),
     ((64, 4096, 1000), 1, "float32", None, False, True, True),
-    ((64, 4096, 1000), 1, "bfloat16", None, False, False, True, True, True),
+    ((64, 4096, 1000), 1, "bfloat16", None, False, True, True, True, True),
+    ((64, 4096, 1000), 1, "float16", None, False, True, True),
+    # The gradient's walk masks its rows by their numbers in the tile too: through their positions
+    # it kept 156-159 registers (fp32 100001 x 2002 dim 0, its second launch; 94-96 so).
+    ((100001, 2002), 0, "float32", None, False, False, True),
+    ((1000, 1003), 0, "float32", None, False, False, True, True, True),
     # A forward walk whose length is no multiple of 16 masks its rows by their numbers in the tile:
     # through their positions it spilled 728-956 bytes (kernels/cols.py: scan_cols_kernel).
     ((5104, 301, 100), 1, "float32", None, False, True),
@@ -134,6 +139,11 @@ CASES = [
     # positions 124 bytes on sm_90, 312 on sm_89).
     ((131071, 8191), 0, "float32", None, False, False),
     ((131071, 8193), 0, "float16", "float32", False, False),
+    # The single pass over a few 16-bit columns that are not a packed run of vectors: an element a
+    # register, on as many warps as fp32 (on half it spilled 80-556 bytes).
+    ((116780, 5), 0, "float16", None, False, False),
+    ((3, 77026, 10), 1, "bfloat16", None, False, False, False, True, True),
+    ((4, 16777216, 3), 1, "float16", None, False, False, False, True, True),
 ]
 CASES = [case + (False,) * (9 - len(case)) for case in CASES]
 ELEMENT_BITS = {"fp16": 16, "bf16": 16, "fp32": 32, "fp64": 64}
@@ -243,3 +253,40 @@ def test_async_copy_width_reader():
     assert _async_copy_bits(ptx) == 128
     assert _async_copy_bits(ptx.splitlines()[1]) == 32
     assert _async_copy_bits("ld.global.v4.b32 { %r1 }, [ %rd1 ];") == 0
+
+
+def test_sweep_audit():
+    # `--sweep` compiles the layouts bench's sweep draws (views too: a transposed one is among
+    # seed 0's first three), a line a layout and its launches, then the count that spill.
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = SRC
+    run = subprocess.run([sys.executable, "-m", "triton_cumprod.compile_check", "--sweep", "3", "--seed", "0"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    lines = run.stdout.splitlines()
+    summary = next(i for i, line in enumerate(lines) if "layouts spill on sm_90" in line)
+    layouts = [line for line in lines[:summary] if not line.startswith(" ")]
+    assert len(layouts) == 3 and any("transposed" in line for line in layouts), lines
+    assert all(line.startswith("    ") and "regs=" in line for line in lines[:summary] if line not in layouts)
+    assert lines[summary].split()[:3] == [str(len(lines) - summary - 1), "of", "3"]
+
+
+ALIGNMENT_SCRIPT = """
+import torch
+from triton_cumprod.compile_check import _signature
+from triton_cumprod.kernels.rows import scan_rows_kernel
+x = torch.empty(4, 9, device="meta")
+names = scan_rows_kernel.arg_names
+for view in (x, x[:, 1:]):
+    attrs = _signature(scan_rows_kernel, [], {**{name: 3 for name in names}, "x_ptr": view})[2]
+    print((names.index("x_ptr"),) in attrs)
+"""
+
+
+def test_sliced_view_is_not_aligned():
+    # A view one element into its storage starts off 16 bytes: the compile must not assume it does.
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = SRC
+    run = subprocess.run([sys.executable, "-c", ALIGNMENT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert run.stdout.split() == ["True", "False"]

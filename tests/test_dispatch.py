@@ -159,9 +159,10 @@ def test_split_decisions(machine, itemsize):
 def test_transposed_columns_take_small_tiles(machine, itemsize):
     """Columns read through a transposed input (contiguous along the scan, strided along inner)
     load their tiles along the scan: smaller tiles, with fewer of their elements a warp, than the
-    columns contiguous along inner take, where lines are many enough to leave the chain out."""
+    columns contiguous along inner take (rows on 16 bytes: 16-bit rows off them take half as deep
+    a tile), where lines are many enough to leave the chain out."""
     transposed = plan(1, 4095, 65535, False, *machine, itemsize, scan_contiguous=True)
-    along_inner = plan(1, 4095, 65535, True, *machine, itemsize)
+    along_inner = plan(1, 4095, 65536, True, *machine, itemsize)
     assert transposed[0] == along_inner[0] == "cols"
     assert transposed[3] * transposed[4] < along_inner[3] * along_inner[4]
     assert transposed[3] * transposed[4] // transposed[5] < along_inner[3] * along_inner[4] // along_inner[5]
@@ -200,6 +201,35 @@ def test_single_pass_tiles(machine):
     assert (forward[4], backward[4], columns[4] * 4) == (8192, 4096, 4096)
     for itemsize in (2, 4, 8):
         assert plan_scan(1, 1 << 27, 1, True, *machine, itemsize, floating=True)[3] == 128
+
+
+@pytest.mark.parametrize("machine", MACHINES[1:-1], ids=lambda m: f"{m[0]}sm")
+def test_single_pass_columns_warps(machine):
+    """16-bit tiles of a few columns that are not one packed run of vectors load an element a
+    register, as fp32 ones do, and take as many warps (on half, 80-556 bytes of spill); packed
+    ones keep half (benchmarks/NOTES.md, 2026-12-08)."""
+    def warps(n_outer, length, inner, itemsize, packed=True):
+        plan = plan_scan(n_outer, length, inner, True, *machine, itemsize, floating=True, packed=packed)
+        assert plan[0] == "lookback"
+        return plan[5]
+
+    assert warps(4, 1 << 24, 3, 2) == warps(4, 1 << 24, 3, 4) == 4
+    assert warps(1, 1 << 24, 8, 2, packed=False) == warps(1, 1 << 24, 8, 4) == 4
+    assert warps(1, 1 << 24, 8, 2) == 2
+
+
+@pytest.mark.parametrize("machine", MACHINES[1:-1], ids=lambda m: f"{m[0]}sm")
+def test_unaligned_16bit_columns_half_as_deep(machine):
+    """16-bit column rows that start off 16 bytes load an element a register: 32 rows a step, not
+    64 (benchmarks/NOTES.md, 2026-12-08); rows on 16 bytes, fp32 and reverse tiles keep theirs."""
+    def tile(inner, itemsize, reverse=False):
+        plan = plan_scan(650, 480, inner, True, *machine, itemsize, floating=True, reverse=reverse)
+        assert plan[0] == "cols"
+        return plan[3], plan[4]
+
+    assert tile(712, 2) == (64, 64) and tile(713, 2) == (64, 32)
+    assert tile(713, 4) == (64, 64)
+    assert tile(713, 2, reverse=True) == tile(712, 2, reverse=True)
 
 
 def test_strategy_kinds():

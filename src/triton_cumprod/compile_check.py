@@ -2,6 +2,7 @@
 machine without a GPU.
 
     python -m triton_cumprod.compile_check --arch 90 --shape 32768,32768 --dim 1 --dtype float32
+    python -m triton_cumprod.compile_check --arch 89 --sweep 200 --seed 0 [--gradient]
 
 Runs the real launch path (plan, split recursion, launchers) on CPU tensors of the given shape, with
 each kernel launch replaced by an ahead-of-time compile for `sm_<arch>` through Triton's own
@@ -10,8 +11,9 @@ memory) and store in the PTX, any local-memory traffic, and the registers and re
 assigns, so CI catches compiler crashes, lost vectorisation and spills that only a GPU would
 otherwise show. For the single passes, which a GPU compiles to fewer registers where one more
 program then fits (kernels/lookback.py: launch_resident), it also reports that cap and the capped
-compile's registers and spills. Must run without TRITON_INTERPRET (the kernels must be compiled
-functions).
+compile's registers and spills. `--sweep` compiles the layouts `bench --sweep` draws with the same
+seed, a line a launch, and lists those that spill. Must run without TRITON_INTERPRET (the kernels
+must be compiled functions).
 """
 import argparse
 import json
@@ -54,7 +56,8 @@ def _signature(kernel, args, kwargs):
     for name, value in ((name, values[name]) for name in names if name not in constexprs):
         if isinstance(value, torch.Tensor):
             signature[name] = POINTER_TYPES[value.dtype]
-            aligned.append(name)
+            if value.data_ptr() % 16 == 0:  # a meta tensor's pointer is its offset into storage
+                aligned.append(name)
         elif value == 1:
             signature[name] = "constexpr"
             constants[name] = 1
@@ -143,9 +146,15 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     else:
         order = list(range(len(shape)))[::-1 if transposed else 1]
     x = torch.empty([shape[d] for d in order], dtype=dtype, device="meta")
-    x = x.permute(*[order.index(d) for d in range(len(shape))])
-    out_dtype = out_dtype or forward.default_dtype(dtype)
-    y = torch.empty(shape, dtype=out_dtype, device="meta")
+    return compile_input(x.permute(*[order.index(d) for d in range(len(shape))]), dim, arch, out_dtype, gradient,
+                         exclusive, reverse)
+
+
+def compile_input(x, dim, arch, out_dtype=None, gradient=False, exclusive=False, reverse=False):
+    """compile_call on a meta tensor `x`, which may be any view: its strides and its offset into
+    storage (alignment) are what the launches are specialised on."""
+    out_dtype = out_dtype or forward.default_dtype(x.dtype)
+    y = torch.empty(x.shape, dtype=out_dtype, device="meta")
     report = []
     kernels = [(rows, "scan_rows_kernel"), (cols, "scan_cols_kernel"), (flat, "scan_flat_rows_kernel"),
                (flat, "backward_flat_rows_kernel"),
@@ -172,10 +181,30 @@ def compile_call(shape, dim, dtype, arch, out_dtype=None, transposed=False, grad
     return report
 
 
+def launch_line(launch):
+    """One launch of a report in a line: kernel, grid, tile constants, warps, access widths,
+    registers and spill."""
+    tile = " ".join(f"{k}={v}" for k, v in launch["constexprs"].items()
+                    if k in ("BLOCK", "BLOCK_L", "BLOCK_I", "ROWS", "RUN", "VEC", "UNIT", "STAGES"))
+    return (f"{launch['kernel']} grid={'x'.join(map(str, launch['grid']))} {tile} warps={launch['num_warps']} "
+            f"ld={launch['load_bits']} st={launch['store_bits']} regs={launch['registers']} "
+            f"spill={launch['spill_bytes']}")
+
+
+def compile_sweep(n, seed, arch, gradient=False):
+    """(case, report) for each of the `n` layouts bench's sweep draws with `seed`."""
+    from triton_cumprod.bench import draw_sweep, sweep_input
+
+    for case in draw_sweep(n, seed, gradient):
+        yield case, compile_input(sweep_input(case, "meta"), case.dim, arch, gradient=gradient)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", type=int, choices=sorted(TRAITS), default=90)
-    parser.add_argument("--shape", required=True, help="e.g. 32768,32768")
+    parser.add_argument("--shape", help="e.g. 32768,32768")
+    parser.add_argument("--sweep", type=int, metavar="N", help="the N layouts of bench --sweep N instead of --shape")
+    parser.add_argument("--seed", type=int, default=0, help="the sweep's seed")
     parser.add_argument("--dim", type=int, default=-1)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--out-dtype", help="dtype= of the call")
@@ -185,6 +214,19 @@ def main(argv=None):
     parser.add_argument("--exclusive", action="store_true", help="an exclusive scan")
     parser.add_argument("--reverse", action="store_true", help="a reverse scan")
     args = parser.parse_args(argv)
+    if bool(args.shape) == bool(args.sweep):
+        parser.error("give one of --shape and --sweep")
+    if args.sweep:
+        spilled = []
+        for case, report in compile_sweep(args.sweep, args.seed, args.arch, args.gradient):
+            name = f"{case.dtype} {'x'.join(map(str, case.shape))} dim {case.dim} {case.view}"
+            print(name, flush=True)
+            for launch in report:
+                print("   ", launch_line(launch), flush=True)
+            if any(launch["spill_bytes"] for launch in report):
+                spilled.append(name)
+        print(f"{len(spilled)} of {args.sweep} layouts spill on sm_{args.arch}:", *spilled, sep="\n  ")
+        return 0
     shape = tuple(int(s) for s in args.shape.split(","))
     out_dtype = getattr(torch, args.out_dtype) if args.out_dtype else None
     layout = [int(d) for d in args.order.split(",")] if args.order else args.transposed

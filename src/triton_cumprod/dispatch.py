@@ -117,7 +117,7 @@ def tile_settings(capability, itemsize):
 
 
 def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, floating=False, exclusive=False,
-              reverse=False, skew=0, scan_contiguous=False, x_itemsize=None):
+              reverse=False, skew=0, scan_contiguous=False, x_itemsize=None, packed=True):
     """Choose the strategy for scanning the middle axis of an (n_outer, length, inner) tensor.
 
     Returns (kind, n_chunks, chunk, BLOCK_A, BLOCK_L, num_warps, num_stages): kind is "rows" (inner == 1,
@@ -139,7 +139,8 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
     Row tiles are laid on 16-byte vectors (kernels/rows.py): a tile of several rows covers `skew`
     positions more than a row (combine.line_skew); a row a program, and the single pass, take the
     elements before a row's first vector boundary and after its last apart. `scan_contiguous`: the
-    input is contiguous along the scan axis, not along inner (a transposed input).
+    input is contiguous along the scan axis, not along inner (a transposed input). `packed`: each
+    scan position's inner positions follow the last one's in memory (the scan stride is inner).
     """
     settings = tile_settings(capability, itemsize)
     if exclusive or reverse:
@@ -195,7 +196,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
         # warp: 0.12).
         wide = block_a == width
         tile_bytes = wide_tile_bytes if wide else 16 * 1024
-        block_l = min(max(16, tile_bytes // (block_a * itemsize)), max(64, 8192 // block_a), next_power_of_2(length))
+        # Lanes that own runs of 8- or 16-bit columns whose rows start off 16 bytes load an element a
+        # register, as fp32 ones do: half as deep (at 64 rows 32-56 bytes of spill, fp16 25 x 26 x
+        # 480 x 713 dim 2 and 30 x 4000 x 501 dim 1 exclusive, sm_89 and sm_90).
+        off_16_bytes = inner * min(itemsize, x_itemsize or itemsize) % 16
+        held = 4 if wide and not reverse and unit_stride and itemsize <= 2 and off_16_bytes else itemsize
+        block_l = min(max(16, tile_bytes // (block_a * held)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = tile_lines(n_outer, inner, block_a)
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, stages if wide else 1))
         # A few hundred bytes of the tile a thread: more warps only split the scan across them.
@@ -209,7 +215,12 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
             # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112;
             # 4194304 x 16 dim 0 fp32 0.69, the split 0.44-0.58 on an H100, 2026-12-07).
-            plan = single_pass_plan(length, next_power_of_2(inner), settings, itemsize)
+            # Unless a tile is one packed run of whole vectors (DENSE), each element loads alone into
+            # a register of its own: 16-bit tiles then hold as many registers as fp32 ones, and on
+            # half the warps spilled 80-556 bytes a thread (bf16 4 x 16777216 x 3 dim 1, fp16
+            # 116780 x 5 dim 0; sm_89 and sm_90).
+            dense = packed and inner == next_power_of_2(inner)
+            plan = single_pass_plan(length, next_power_of_2(inner), settings, itemsize if dense else max(itemsize, 4))
             if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
                 kind, num_stages = "lookback", 1
                 n_chunks, block_l, block_a, chunk, num_warps = plan

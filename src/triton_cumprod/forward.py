@@ -20,16 +20,16 @@ def device_traits(device):
 
 
 def scan_plan(n_outer, length, inner, unit_stride, out_dtype, device, exclusive=False, reverse=False, x_itemsize=None,
-              scan_contiguous=False):
+              scan_contiguous=False, packed=True):
     """dispatch.plan_scan's plan for writing `out_dtype` on `device` from an input of `x_itemsize`
     bytes an element (None: out_dtype's), of stride 1 along the scan where `scan_contiguous`:
     contiguous row tiles are laid on 16-byte vectors of x, which a row may start inside
-    (combine.line_skew)."""
+    (combine.line_skew); `packed` as plan_scan takes it."""
     floating = accumulator_dtype(out_dtype).is_floating_point
     vec = vector_elements(x_itemsize or out_dtype.itemsize) if unit_stride else 1
     skew = line_skew(length, vec) if inner == 1 else 0
     return plan_scan(n_outer, length, inner, unit_stride, *device_traits(device), out_dtype.itemsize, floating,
-                     exclusive, reverse, skew, scan_contiguous, x_itemsize)
+                     exclusive, reverse, skew, scan_contiguous, x_itemsize, packed)
 
 
 def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):
@@ -38,7 +38,7 @@ def view_plan(x, n_outer, length, inner, strides, out_dtype, exclusive=False, re
     if inner == 1 and strides[1] == 1 and strides[0] == length and takes_flat(n_outer, length):
         return plan_flat(n_outer, length, device_traits(x.device)[1], out_dtype.itemsize)
     return scan_plan(n_outer, length, inner, unit_stride(inner, strides), out_dtype, x.device, exclusive, reverse,
-                     x.element_size(), strides[1] == 1)
+                     x.element_size(), strides[1] == 1, strides[1] == inner)
 
 
 def scan_3d(x, y, n_outer, length, inner, strides, out_dtype, exclusive=False, reverse=False):

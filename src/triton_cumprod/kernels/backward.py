@@ -418,17 +418,21 @@ def backward_cols_kernel(
     last = steps == BLOCK_L - 1
     for k in tl.range(0, tl.cdiv(end - start, BLOCK_L), num_stages=STAGES):
         # This tile's positions in the recurrence's order, whether each is in the chunk, whether
-        # the neighbour the recurrence comes from is in the line, and whether y beside it is.
+        # the neighbour the recurrence comes from is in the line, and whether y beside it is. The
+        # masks compare the rows' numbers in the tile with scalars: through their 64-bit positions
+        # LLVM keeps a pointer a row live (kernels/cols.py: scan_cols_kernel).
         if REVERSE:
-            pos = start + k * BLOCK_L + steps
-            in_chunk = pos < end
-            has_next = pos >= 1
-            has_y = pos + 1 < length
+            base = start + k * BLOCK_L
+            pos = base + steps
+            in_chunk = steps < end - base
+            has_next = (steps > 0) | (base > 0)  # pos >= 1, in 32 bits
+            has_y = steps < length - 1 - base
         else:
-            pos = end - 1 - k * BLOCK_L - steps
-            in_chunk = pos >= start
-            has_next = pos + 1 < length
-            has_y = pos >= 1
+            base = end - 1 - k * BLOCK_L
+            pos = base - steps
+            in_chunk = steps <= base - start
+            has_next = steps > base + 1 - length
+            has_y = steps < base
         valid = in_chunk & col_mask
         y_at = y_base + pos * stride_yl
         x_at = y_at if X_LIKE_Y else x_base + pos * stride_xl
@@ -643,9 +647,7 @@ def launch_backward(x, y, g, gx, maps, view, out_dtype, plan, reduce, exclusive=
         # whole columns a lane where the plan puts 64 on one warp (dispatch.plan_backward), which
         # then keeps four steps in flight.
         run = column_run(block_a, num_warps, 1, False)
-        # Not where lanes own runs of columns (16-bit, four steps in flight): bf16 64 x 4096 x 1000
-        # dim 1, exclusive and reverse, spilled 4 bytes on sm_89 in units of 2 or 8.
-        unit, counts = column_units(x, y, inner, x_strides, y_strides, vectors=run == block_a)
+        unit, counts = column_units(x, y, inner, x_strides, y_strides)
         backward_cols_kernel[grid](
             x, y, g, maps if reduce else gx, maps, n_lines, n_mid, length, counts[0], chunk, *counts[1:4],
             x_strides[3], *counts[4:], y_strides[3], BLOCK_I=block_a, RUN=run, STAGES=4 if run < block_a else 1,
@@ -687,10 +689,10 @@ def launch_backward_chain(x, y, g, gx, view, out_dtype, plan, exclusive=False, r
         REVERSE=reverse, CONTIGUOUS=contiguous, UNIT=unit, num_warps=num_warps)
 
 
-def column_units(x, y, inner, x_strides, y_strides, vectors=True):
+def column_units(x, y, inner, x_strides, y_strides):
     """combine.in_units of the gradient's column kernels: UNIT, and in its units inner and x's and
     y's outer, mid and scan strides, in the kernels' order."""
-    return in_units((inner, *x_strides[:3], *y_strides[:3]), (x.element_size(), y.element_size()), vectors)
+    return in_units((inner, *x_strides[:3], *y_strides[:3]), (x.element_size(), y.element_size()))
 
 
 def row_vectors(x, g, length, block_l):

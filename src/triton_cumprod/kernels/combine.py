@@ -248,10 +248,10 @@ def stride_unit(counts, itemsizes):
     return unit
 
 
-def in_units(counts, itemsizes, vectors=True):
+def in_units(counts, itemsizes):
     """(UNIT, counts // UNIT): the sizes and strides `counts` of a column kernel that reads types of
-    `itemsizes` bytes, as it takes them (stride_unit; UNIT 1 where not `vectors`)."""
-    unit = stride_unit(counts, itemsizes) if vectors else 1
+    `itemsizes` bytes, as it takes them (stride_unit)."""
+    unit = stride_unit(counts, itemsizes)
     return unit, [count // unit for count in counts]
 
 
