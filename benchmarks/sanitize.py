@@ -51,6 +51,8 @@ CASES = [
     ("column chain, odd inner", (3001, 4097), 0, torch.float32),
     ("cols in units of 4 (combine.stride_unit)", (20, 64, 1000), 1, torch.float32),
     ("column chain in units of 4", (4001, 6072), 0, torch.float32),
+    ("cols single pass, fp16 5 columns", (100003, 5), 0, torch.float16),
+    ("16-bit cols off 16 bytes", (301, 77, 101), 1, torch.float16),
 ]
 
 # exclusive and reverse scans: (name, shape, dim, dtype, exclusive, reverse)
@@ -62,6 +64,7 @@ OPTION_CASES = [
     ("rows single pass (fp64), reverse", (2, 300007), 1, torch.float64, False, True),
     ("rows a program, odd, both", (37, 32767), 1, torch.float32, True, True),
     ("column chain, both", (4001, 8192), 0, torch.float32, True, True),
+    ("cols single pass, bf16 3 columns, both", (3, 70001, 3), 1, torch.bfloat16, True, True),
 ]
 
 # (name, shape, dim, exclusive, reverse[, dtype])
@@ -93,6 +96,8 @@ BACKWARD_CASES = [
     ("gradient, transposed x, cols", (3001, 513), 0, False, False, torch.float32, "transposed"),
     ("gradient, transposed x, chain", (2001, 4097), 0, True, True, torch.float32, "transposed"),
     ("gradient, sliced x, chain", (999, 3, 4097), 0, False, False, torch.float32, "sliced"),
+    ("gradient, cols odd length, both", (301, 77, 131), 1, True, True),
+    ("gradient, fp16 runs in units of 8, both", (20, 64, 1000), 1, True, True, torch.float16),
 ]
 
 

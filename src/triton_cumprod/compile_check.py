@@ -2,7 +2,7 @@
 machine without a GPU.
 
     python -m triton_cumprod.compile_check --arch 90 --shape 32768,32768 --dim 1 --dtype float32
-    python -m triton_cumprod.compile_check --arch 89 --sweep 200 --seed 0 [--gradient]
+    python -m triton_cumprod.compile_check --arch 89 --sweep 200 --seed 0 [--gradient] [--exclusive] [--reverse]
 
 Runs the real launch path (plan, split recursion, launchers) on CPU tensors of the given shape, with
 each kernel launch replaced by an ahead-of-time compile for `sm_<arch>` through Triton's own
@@ -191,12 +191,12 @@ def launch_line(launch):
             f"spill={launch['spill_bytes']}")
 
 
-def compile_sweep(n, seed, arch, gradient=False):
+def compile_sweep(n, seed, arch, gradient=False, exclusive=False, reverse=False):
     """(case, report) for each of the `n` layouts bench's sweep draws with `seed`."""
     from triton_cumprod.bench import draw_sweep, sweep_input
 
     for case in draw_sweep(n, seed, gradient):
-        yield case, compile_input(sweep_input(case, "meta"), case.dim, arch, gradient=gradient)
+        yield case, compile_input(sweep_input(case, "meta"), case.dim, arch, None, gradient, exclusive, reverse)
 
 
 def main(argv=None):
@@ -218,7 +218,8 @@ def main(argv=None):
         parser.error("give one of --shape and --sweep")
     if args.sweep:
         spilled = []
-        for case, report in compile_sweep(args.sweep, args.seed, args.arch, args.gradient):
+        for case, report in compile_sweep(args.sweep, args.seed, args.arch, args.gradient, args.exclusive,
+                                          args.reverse):
             name = f"{case.dtype} {'x'.join(map(str, case.shape))} dim {case.dim} {case.view}"
             print(name, flush=True)
             for launch in report:
