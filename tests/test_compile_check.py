@@ -172,13 +172,18 @@ print(json.dumps(out))
 """
 
 
-@pytest.fixture(scope="module")
-def reports():
+def compiled(*args):
+    """A Python process on `args` with the kernels compiled (TRITON_INTERPRET unset), that succeeded."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = SRC
-    run = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(CASES)], capture_output=True, text=True,
-                         env=env, timeout=600)
+    run = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def reports():
+    run = compiled("-c", SCRIPT, json.dumps(CASES))
     results = json.loads(run.stdout.splitlines()[-1])
     return dict(zip([(arch, i) for arch in (89, 90) for i in range(len(CASES))], results))
 
@@ -258,11 +263,7 @@ def test_async_copy_width_reader():
 def test_sweep_audit():
     # `--sweep` compiles the layouts bench's sweep draws (views too: a transposed one is among
     # seed 0's first three), a line a layout and its launches, then the count that spill.
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = SRC
-    run = subprocess.run([sys.executable, "-m", "triton_cumprod.compile_check", "--sweep", "3", "--seed", "0"],
-                         capture_output=True, text=True, env=env, timeout=600)
-    assert run.returncode == 0, run.stderr[-4000:]
+    run = compiled("-m", "triton_cumprod.compile_check", "--sweep", "3", "--seed", "0")
     lines = run.stdout.splitlines()
     summary = next(i for i, line in enumerate(lines) if "layouts spill on sm_90" in line)
     layouts = [line for line in lines[:summary] if not line.startswith(" ")]
@@ -285,8 +286,5 @@ for view in (x, x[:, 1:]):
 
 def test_sliced_view_is_not_aligned():
     # A view one element into its storage starts off 16 bytes: the compile must not assume it does.
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = SRC
-    run = subprocess.run([sys.executable, "-c", ALIGNMENT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
-    assert run.returncode == 0, run.stderr[-4000:]
+    run = compiled("-c", ALIGNMENT_SCRIPT)
     assert run.stdout.split() == ["True", "False"]

@@ -30,6 +30,7 @@ from triton.backends.nvidia.compiler import get_ptxas
 from triton.compiler import ASTSource
 
 from triton_cumprod import autograd, forward
+from triton_cumprod.bench import draw_sweep, sweep_input
 from triton_cumprod.dispatch import register_cap
 from triton_cumprod.kernels import backward, cols, flat, lookback, rows
 from triton_cumprod.kernels import transposed as transposed_kernels
@@ -193,8 +194,6 @@ def launch_line(launch):
 
 def compile_sweep(n, seed, arch, gradient=False, exclusive=False, reverse=False):
     """(case, report) for each of the `n` layouts bench's sweep draws with `seed`."""
-    from triton_cumprod.bench import draw_sweep, sweep_input
-
     for case in draw_sweep(n, seed, gradient):
         yield case, compile_input(sweep_input(case, "meta"), case.dim, arch, None, gradient, exclusive, reverse)
 

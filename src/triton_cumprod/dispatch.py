@@ -196,11 +196,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
         # warp: 0.12).
         wide = block_a == width
         tile_bytes = wide_tile_bytes if wide else 16 * 1024
-        # Lanes that own runs of 8- or 16-bit columns whose rows start off 16 bytes load an element a
-        # register, as fp32 ones do: half as deep (at 64 rows 32-56 bytes of spill, fp16 25 x 26 x
-        # 480 x 713 dim 2 and 30 x 4000 x 501 dim 1 exclusive, sm_89 and sm_90).
+        # Lanes that own runs of columns whose rows start off 16 bytes load them an element at a time:
+        # 16-bit tiles half as deep (at 64 rows 32-56 bytes of spill, fp16 25 x 26 x 480 x 713 dim 2
+        # and 30 x 4000 x 501 dim 1 exclusive, sm_89 and sm_90).
         off_16_bytes = inner * min(itemsize, x_itemsize or itemsize) % 16
-        held = 4 if wide and not reverse and unit_stride and itemsize <= 2 and off_16_bytes else itemsize
+        held = element_bytes(itemsize, not (wide and not reverse and unit_stride and off_16_bytes))
         block_l = min(max(16, tile_bytes // (block_a * held)), max(64, 8192 // block_a), next_power_of_2(length))
         lines = tile_lines(n_outer, inner, block_a)
         n_chunks, chunk = split_lines(lines, length, block_l, n_sm, split_programs(settings, stages if wide else 1))
@@ -215,12 +215,11 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # (kernels/lookback.py: scan_lookback_cols_kernel), where lines of such tiles would be
             # cut ((16M, 4) dim 0 fp32 0.571, the split 0.239; bf16 8 columns 0.446, the split 0.112;
             # 4194304 x 16 dim 0 fp32 0.69, the split 0.44-0.58 on an H100, 2026-12-07).
-            # Unless a tile is one packed run of whole vectors (DENSE), each element loads alone into
-            # a register of its own: 16-bit tiles then hold as many registers as fp32 ones, and on
-            # half the warps spilled 80-556 bytes a thread (bf16 4 x 16777216 x 3 dim 1, fp16
+            # Tiles that are not one packed run load an element at a time: 16-bit ones on fp32's
+            # warps (on half, 80-556 bytes of spill a thread: bf16 4 x 16777216 x 3 dim 1, fp16
             # 116780 x 5 dim 0; sm_89 and sm_90).
-            dense = packed and inner == next_power_of_2(inner)
-            plan = single_pass_plan(length, next_power_of_2(inner), settings, itemsize if dense else max(itemsize, 4))
+            held = element_bytes(itemsize, dense_columns(inner, packed))
+            plan = single_pass_plan(length, next_power_of_2(inner), settings, held)
             if split_lines(n_outer, length, plan[1], n_sm, settings["split_programs_per_sm"])[0] > 1:
                 kind, num_stages = "lookback", 1
                 n_chunks, block_l, block_a, chunk, num_warps = plan
@@ -241,7 +240,7 @@ def plan_scan(n_outer, length, inner, unit_stride, n_sm, capability, itemsize, f
             # instead of a walk a line or a split that reads x twice.
             if unaligned and not few:
                 chain_i, chain_l = settings["chain_unaligned_tile"]
-            elif inner * min(itemsize, x_itemsize or itemsize) % 16:
+            elif off_16_bytes:
                 # Rows that start off 16 bytes load an element at a time and hold more registers:
                 # half as deep (131071 x 8191 dim 0 at 128 spilled 124 bytes on sm_90, 312 on sm_89).
                 chain_i, chain_l = settings["chain_few_unaligned_tile"]
@@ -338,6 +337,20 @@ def short_tile_warps(elements, itemsize):
     int32 -> int64 rows of 10 (128 x 16 on 2 warps: 255 registers, 856 bytes of spill; 0.146 of copy
     on an H100), float64 rows of 15 (448), their gradient (840), float64 rows of 32's gradient (508)."""
     return max(1, min(4, elements * max(itemsize, 4) // 4096))
+
+
+def element_bytes(itemsize, whole_vectors):
+    """Register bytes a tile's element of `itemsize` bytes holds: its size where loads read whole
+    vectors, else at least 4, since an element loaded alone takes a 32-bit register of its own.
+    Tiles sized by it hold as many registers whatever the type (benchmarks/NOTES.md, 2026-12-08)."""
+    return itemsize if whole_vectors else max(itemsize, 4)
+
+
+def dense_columns(inner, packed):
+    """Whether a single-pass tile of `inner` columns (kernels/lookback.py: scan_lookback_cols_kernel's
+    DENSE) is one packed run of whole vectors: `inner` a power of two, and the scan stride inner
+    (`packed`)."""
+    return packed and inner == next_power_of_2(inner)
 
 
 def single_pass_plan(length, width, settings, itemsize, thread_bytes=None):

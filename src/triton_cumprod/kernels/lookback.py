@@ -2,7 +2,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..dispatch import ceil_div, next_power_of_2, register_cap
+from ..dispatch import ceil_div, dense_columns, next_power_of_2, register_cap
 from .combine import (accumulator_dtype, body_of, in_units, leaving_mirrored, mirrored, mul_combine, pick, piece,
                       scan_mirrored, scan_piece, scan_tile, triton_dtype, vector_elements, vectors_from, within,
                       x_phase)
@@ -491,7 +491,7 @@ def launch_lookback(x, y, n_outer, length, inner, strides, out_dtype, plan, excl
         kernel = scan_lookback_cols_kernel
         args = dict(x_ptr=x, y_ptr=y, state_ptr=None, n_outer=n_outer, length=length, inner=inner,
                     stride_xo=strides[0], stride_xl=strides[1], tiles_per_line=tiles_per_line, **options, WIDTH=width,
-                    DENSE=inner == width == strides[1])
+                    DENSE=dense_columns(inner, strides[1] == inner))
     grid = (n_outer * tiles_per_line,)
     args["state_ptr"] = lookback_state(x.device, n_outer, tiles_per_line, window, groups, width)
     return launch_resident(kernel, grid, args, num_warps, x.device), grid, args
